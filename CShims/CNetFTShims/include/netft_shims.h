@@ -1,0 +1,104 @@
+/* netft_shims.h: the C that Swift cannot call directly. Inline ring ops,
+ * variadic ioctls, and a small handle around libbpf objects. No policy:
+ * every function returns 0 / a count, or -errno, and decides nothing. */
+#ifndef NETFT_SHIMS_H
+#define NETFT_SHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "../../../bpf/netft_wire.h"
+
+/* ---- BPF object (libbpf) ---- */
+struct netft_bpf;
+
+/* Opens and loads an ELF object held in memory (the one embedded in the binary). */
+int netft_bpf_open_load(const void *elf, size_t len, const char *name, struct netft_bpf **out);
+void netft_bpf_close(struct netft_bpf *obj);
+int netft_bpf_prog_fd(struct netft_bpf *obj, const char *prog_name);
+int netft_bpf_map_fd(struct netft_bpf *obj, const char *map_name);
+/* Pins a map or program at path (replacing a stale pin); unpins. */
+int netft_bpf_pin_map(struct netft_bpf *obj, const char *map_name, const char *path);
+int netft_bpf_pin_prog(struct netft_bpf *obj, const char *prog_name, const char *path);
+int netft_bpf_unpin(const char *path);
+/* Last libbpf diagnostic (verifier log lines included), for error messages. */
+const char *netft_bpf_last_message(void);
+
+int netft_xdp_attach(int ifindex, int prog_fd, uint32_t xdp_flags);
+int netft_xdp_detach(int ifindex, uint32_t xdp_flags);
+/* The id of the program attached in the given mode, 0 if none. */
+int netft_xdp_query_id(int ifindex, uint32_t xdp_flags, uint32_t *prog_id);
+
+/* Runs a program once over a frame through BPF_PROG_TEST_RUN. */
+int netft_bpf_test_run(int prog_fd, const void *frame, uint32_t len, void *out, uint32_t *out_len,
+		       uint32_t *retval);
+
+/* Sums the per-CPU netft_stats of map_fd (key 0) into *sum. */
+int netft_stats_read(int map_fd, struct netft_stats *sum);
+int netft_config_write(int map_fd, const struct netft_config *config);
+int netft_xskmap_set(int map_fd, uint32_t queue, int xsk_fd);
+int netft_xskmap_clear(int map_fd, uint32_t queue);
+
+/* ---- AF_XDP socket over a UMEM (libxdp) ---- */
+struct netft_xsk;
+
+struct netft_xsk_options {
+	uint32_t queue;
+	uint32_t frame_size;   /* bytes per UMEM frame */
+	uint32_t frame_count;  /* frames in the UMEM */
+	uint32_t ring_size;    /* rx/tx/fill/completion ring entries */
+	uint16_t bind_flags;   /* XDP_COPY, XDP_ZEROCOPY, XDP_USE_NEED_WAKEUP */
+};
+
+/* Creates a UMEM at umem_area (frame_size * frame_count bytes, page aligned,
+ * owned by the caller) and binds a socket on ifname/queue without loading
+ * libxdp's own program: netft's classifier feeds it through its XSKMAP. */
+int netft_xsk_create(const char *ifname, void *umem_area, const struct netft_xsk_options *opt,
+		     struct netft_xsk **out);
+void netft_xsk_destroy(struct netft_xsk *x);
+int netft_xsk_fd(const struct netft_xsk *x);
+
+uint32_t netft_xsk_fill_reserve(struct netft_xsk *x, uint32_t n, uint32_t *idx);
+void netft_xsk_fill_set(struct netft_xsk *x, uint32_t idx, uint64_t addr);
+void netft_xsk_fill_submit(struct netft_xsk *x, uint32_t n);
+
+uint32_t netft_xsk_rx_peek(struct netft_xsk *x, uint32_t max, uint32_t *idx);
+const struct xdp_desc *netft_xsk_rx_desc(const struct netft_xsk *x, uint32_t idx);
+void netft_xsk_rx_release(struct netft_xsk *x, uint32_t n);
+
+uint32_t netft_xsk_tx_reserve(struct netft_xsk *x, uint32_t n, uint32_t *idx);
+struct xdp_desc *netft_xsk_tx_desc(struct netft_xsk *x, uint32_t idx);
+void netft_xsk_tx_submit(struct netft_xsk *x, uint32_t n);
+/* Kicks the kernel to transmit; 0, or -errno (-EAGAIN: still busy, retry). */
+int netft_xsk_tx_kick(struct netft_xsk *x);
+
+uint32_t netft_xsk_comp_peek(struct netft_xsk *x, uint32_t max, uint32_t *idx);
+uint64_t netft_xsk_comp_addr(const struct netft_xsk *x, uint32_t idx);
+void netft_xsk_comp_release(struct netft_xsk *x, uint32_t n);
+
+/* ---- TUN ---- */
+/* Opens /dev/net/tun as name (may be a pattern like "netft%d") with IFF_* flags;
+ * writes the kernel's chosen name to actual (IFNAMSIZ bytes). Returns fd or -errno. */
+int netft_tun_open(const char *name, int flags, char *actual);
+
+/* ---- libpcap ----
+ * Behind an opaque handle: pcap/bpf.h (classic BPF) and linux/bpf.h both
+ * define struct bpf_insn, so pcap's headers stay inside pcap.c. */
+struct netft_pcap;
+/* Opens a capture file for reading; on failure writes libpcap's reason to error. */
+int netft_pcap_open_read(const char *path, char *error, size_t error_len, struct netft_pcap **out);
+/* Next frame: 1 with data and len set, 0 at the end, -1 on error (see netft_pcap_error). */
+int netft_pcap_next(struct netft_pcap *p, const uint8_t **data, uint32_t *len);
+const char *netft_pcap_error(struct netft_pcap *p);
+void netft_pcap_close(struct netft_pcap *p);
+
+/* ---- namespaces ---- */
+/* Moves the calling thread into the network namespace open at fd. */
+int netft_enter_netns(int fd);
+/* Mounts bpffs at path unless it is already mounted there. */
+int netft_bpffs_ensure(const char *path);
+
+#endif

@@ -1,0 +1,55 @@
+/* libpcap reading behind an opaque handle (see netft_shims.h for why). */
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <pcap/pcap.h>
+#include <stdint.h>
+
+struct netft_pcap {
+	pcap_t *handle;
+};
+
+int netft_pcap_open_read(const char *path, char *error, size_t error_len, struct netft_pcap **out)
+{
+	char buffer[PCAP_ERRBUF_SIZE] = {0};
+	pcap_t *handle = pcap_open_offline(path, buffer);
+	if (!handle) {
+		snprintf(error, error_len, "%s", buffer);
+		return -EINVAL;
+	}
+	struct netft_pcap *p = calloc(1, sizeof(*p));
+	if (!p) {
+		pcap_close(handle);
+		return -ENOMEM;
+	}
+	p->handle = handle;
+	*out = p;
+	return 0;
+}
+
+int netft_pcap_next(struct netft_pcap *p, const uint8_t **data, uint32_t *len)
+{
+	struct pcap_pkthdr *header;
+	const u_char *bytes;
+	int result = pcap_next_ex(p->handle, &header, &bytes);
+	if (result == 1) {
+		*data = bytes;
+		*len = header->caplen;
+		return 1;
+	}
+	return result == PCAP_ERROR_BREAK ? 0 : -1;
+}
+
+const char *netft_pcap_error(struct netft_pcap *p)
+{
+	return pcap_geterr(p->handle);
+}
+
+void netft_pcap_close(struct netft_pcap *p)
+{
+	if (!p)
+		return;
+	pcap_close(p->handle);
+	free(p);
+}

@@ -1,0 +1,2 @@
+/* libsodium for NetFTCore's frame authentication: pure computation, no I/O. */
+#include <sodium.h>

@@ -1,0 +1,73 @@
+// swift-tools-version:6.1
+// netft: a fault-tolerant cluster network adapter for Linux.
+import PackageDescription
+
+let package = Package(
+    name: "netft",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "netft", targets: ["netft"]),
+        .library(name: "NetFTCore", targets: ["NetFTCore"]),
+        .library(name: "NetFTDataplane", targets: ["NetFTDataplane"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // Thin C over libbpf, libxdp, libpcap and TUN ioctls. No policy.
+        .target(
+            name: "CNetFTShims",
+            path: "CShims/CNetFTShims",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("xdp"), .linkedLibrary("pcap")]
+        ),
+        // libsodium, for frame authentication: pure computation, so Core may import it.
+        .systemLibrary(
+            name: "CSodium",
+            path: "CShims/CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        // Pure logic: codec, windows, heartbeats, selection. No syscalls; clock injected.
+        .target(name: "NetFTCore", dependencies: ["CSodium"]),
+        // The I/O: XDP classifier, AF_XDP sockets, TUN, captures.
+        .target(
+            name: "NetFTDataplane",
+            dependencies: ["NetFTCore", "CNetFTShims"],
+            plugins: ["BPFObjectPlugin"]
+        ),
+        // Lab fabrics: namespaces, veths, switches. Used by the CLI and the tests.
+        .target(name: "NetFTLab", dependencies: ["NetFTDataplane"]),
+        .executableTarget(
+            name: "netft",
+            dependencies: [
+                "NetFTCore", "NetFTDataplane", "NetFTLab",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Build-time helper: turns the compiled BPF object into Swift source.
+        .executableTarget(name: "EmbedBPF"),
+        .plugin(
+            name: "BPFObjectPlugin",
+            capability: .buildTool(),
+            dependencies: ["EmbedBPF"]
+        ),
+        .testTarget(name: "NetFTCoreTests", dependencies: ["NetFTCore"]),
+        .testTarget(
+            name: "NetFTDataplaneTests",
+            dependencies: ["NetFTDataplane", "NetFTCore", "NetFTLab", "CNetFTShims"],
+            resources: [.copy("Fixtures")]
+        ),
+        .executableTarget(
+            name: "NetFTCoreBenchmarks",
+            dependencies: [
+                "NetFTCore",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/NetFTCoreBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct NetFT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "netft",
+        abstract: "A fault-tolerant cluster network adapter for Linux.",
+        subcommands: [Smoke.self, Classifier.self]
+    )
+}

@@ -1,0 +1,49 @@
+/* netft_wire.h: the ABI shared by the XDP classifier and user space.
+ * Kept free of kernel-only headers so CShims (and through it Swift) can
+ * include it. Every change here is a change of the on-wire or map ABI. */
+#ifndef NETFT_WIRE_H
+#define NETFT_WIRE_H
+
+#include <linux/types.h>
+
+/* First bytes of every netft frame after the UDP header (network order):
+ * magic "NeFT" then the protocol version. docs/PROTOCOL.md has the rest. */
+#define NETFT_MAGIC 0x4E654654u
+#define NETFT_VERSION_MIN 1
+#define NETFT_VERSION_MAX 1
+#define NETFT_DEFAULT_PORT 3343
+#define NETFT_XSKMAP_MAX 64
+#define NETFT_IPV6_EXT_MAX 4
+
+/* One counter per decision: every frame the classifier sees moves exactly
+ * one field. Field order is the ABI; append only. */
+struct netft_stats {
+	__u64 steered;               /* redirected into the AF_XDP socket of its queue */
+	__u64 no_socket;             /* netft frame, but no socket bound on that queue: passed */
+	__u64 pass_not_ip;           /* ARP, LLDP, anything not IPv4/IPv6 */
+	__u64 pass_not_udp;          /* IP but not UDP (TCP, ICMP, ...) */
+	__u64 pass_other_port;       /* UDP to a port that is not netft's */
+	__u64 pass_fragment;         /* IPv4 or IPv6 fragment: the kernel reassembles */
+	__u64 pass_no_magic;         /* to netft's port without netft's magic */
+	__u64 pass_bad_version;      /* netft magic, unsupported version */
+	__u64 pass_ipv6_ext;         /* IPv6 extension chain not walked (too long, unknown, ESP) */
+	__u64 pass_vlan_too_deep;    /* more than two VLAN tags */
+	__u64 pass_bad_ip_header;    /* IPv4 IHL < 5 */
+	__u64 pass_truncated_eth;
+	__u64 pass_truncated_vlan;
+	__u64 pass_truncated_ip;
+	__u64 pass_truncated_udp;
+	__u64 pass_truncated_netft;  /* to netft's port, too short for magic + version */
+};
+
+#define NETFT_STATS_FIELDS (sizeof(struct netft_stats) / sizeof(__u64))
+
+/* Written by user space before frames flow; zeroed fields mean defaults. */
+struct netft_config {
+	__u16 port;          /* UDP destination port, host order; 0 = NETFT_DEFAULT_PORT */
+	__u8 version_min;    /* 0 = NETFT_VERSION_MIN */
+	__u8 version_max;    /* 0 = NETFT_VERSION_MAX */
+	__u32 reserved;
+};
+
+#endif

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the system packages netft builds and tests with. Idempotent: only
+# missing packages are fetched, so it is cheap to run before every build.
+set -euo pipefail
+
+packages=(
+  libbpf-dev libxdp-dev libpcap-dev libmnl-dev libsodium-dev  # libraries CShims link
+  linux-libc-dev                                             # kernel UAPI headers for bpf/
+  bpftool iproute2 nftables iputils-ping                     # what tests and operators run
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "netft: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# bpftool on Debian 12 lives in /usr/sbin; bpffs must be mounted for pins.
+if ! mountpoint -q /sys/fs/bpf; then
+  mount -t bpf bpf /sys/fs/bpf
+fi
