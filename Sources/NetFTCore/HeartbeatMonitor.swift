@@ -1,0 +1,131 @@
+/// The heartbeat state machine of one route: a request every Delay, Down
+/// after Threshold consecutive unanswered requests, Up after `upAfter`
+/// consecutive answered ones (more after recent flaps). Time is passed in.
+public struct HeartbeatMonitor: Sendable {
+    public enum State: String, Sendable {
+        /// Added, not yet answered.
+        case initializing
+        case up
+        case down
+    }
+
+    public enum Event: Equatable, Sendable {
+        case up
+        case down(DownCause)
+    }
+
+    public enum DownCause: Equatable, Sendable {
+        case missedHeartbeats(Int)
+        case localLinkDown
+    }
+
+    public var settings: HeartbeatSettings
+    public private(set) var state = State.initializing
+    /// Consecutive unanswered requests.
+    public private(set) var misses = 0
+    /// Consecutive answered requests since the last miss.
+    public private(set) var goodReplies = 0
+    public private(set) var nextRequestAt: Instant
+    public private(set) var lastReplyAt: Instant?
+    public private(set) var requestsSent: UInt64 = 0
+    public private(set) var repliesReceived: UInt64 = 0
+    /// Replies older than the detection time: discarded, never counted as life.
+    public private(set) var staleReplies: UInt64 = 0
+    public private(set) var rtt = RTTEstimator()
+    public private(set) var history: LossHistory
+    public private(set) var linkUp = true
+    /// Downs in a row, each within the flap window of the previous.
+    public private(set) var recentDowns = 0
+    private var lastDownAt: Instant?
+    private var upSince: Instant?
+    private var requestOutstanding = false
+    private var answeredSinceRequest = false
+
+    public init(settings: HeartbeatSettings, now: Instant) {
+        self.settings = settings
+        nextRequestAt = now
+        history = LossHistory(length: settings.historyLength)
+    }
+
+    /// Good replies needed for Up now: doubles with each recent flap (at most 16x).
+    public var requiredReplies: Int { settings.upAfter << min(recentDowns, 4) }
+
+    /// Downs closer together than this count as flapping.
+    public var flapWindow: Milliseconds { max(settings.detectionTime * 20, 5000) }
+
+    /// Accounts for the request whose deadline is now and says whether to send
+    /// the next one. Call whenever `now >= nextRequestAt` (extra calls are harmless).
+    public mutating func tick(now: Instant) -> (sendRequest: Bool, event: Event?) {
+        guard now >= nextRequestAt else { return (false, nil) }
+        var event: Event?
+        if requestOutstanding {
+            history.record(answered: answeredSinceRequest)
+            if !answeredSinceRequest {
+                misses += 1
+                goodReplies = 0
+                if misses >= settings.threshold && state != .down {
+                    event = goDown(.missedHeartbeats(misses), now: now)
+                }
+            }
+        }
+        if state == .up, let upSince, now.since(upSince) >= flapWindow.nanoseconds { recentDowns = 0 }
+        // After a stall, resume one Delay from now: a starved node must not
+        // count a burst of misses for time it did not run.
+        let next = nextRequestAt + settings.delay
+        nextRequestAt = next > now ? next : now + settings.delay
+        guard linkUp else {
+            requestOutstanding = false
+            return (false, event)
+        }
+        requestOutstanding = true
+        answeredSinceRequest = false
+        requestsSent += 1
+        return (true, event)
+    }
+
+    /// A reply echoing `requestTimestamp` (our clock, ns) arrived.
+    public mutating func replyReceived(requestTimestamp: UInt64, now: Instant) -> Event? {
+        guard linkUp, requestTimestamp <= now.nanoseconds else { return nil }
+        let roundTrip = now.nanoseconds - requestTimestamp
+        guard roundTrip <= settings.detectionTime.nanoseconds else {
+            staleReplies += 1
+            return nil
+        }
+        rtt.add(roundTrip)
+        repliesReceived += 1
+        lastReplyAt = now
+        misses = 0
+        if !answeredSinceRequest {
+            answeredSinceRequest = true
+            goodReplies += 1
+        }
+        if state != .up && goodReplies >= requiredReplies {
+            state = .up
+            upSince = now
+            return .up
+        }
+        return nil
+    }
+
+    /// The local interface of this route went down or came back.
+    public mutating func linkChanged(up: Bool, now: Instant) -> Event? {
+        guard up != linkUp else { return nil }
+        linkUp = up
+        misses = 0
+        goodReplies = 0
+        requestOutstanding = false
+        if up {
+            nextRequestAt = now  // probe at once
+            return nil
+        }
+        return state == .down ? nil : goDown(.localLinkDown, now: now)
+    }
+
+    private mutating func goDown(_ cause: DownCause, now: Instant) -> Event {
+        if let lastDownAt, now.since(lastDownAt) < flapWindow.nanoseconds { recentDowns += 1 } else { recentDowns = 0 }
+        lastDownAt = now
+        upSince = nil
+        state = .down
+        return .down(cause)
+    }
+}

@@ -1,0 +1,85 @@
+/// One path between this node and a peer: a local interface to a remote one.
+public struct Route: Hashable, Sendable {
+    public var id: RouteID
+    public var peer: NodeID
+    public var peerName: String
+    public var network: String
+    public var localInterface: String
+    public var realLocal: Endpoint
+    public var realRemote: Endpoint
+    public var virtualLocal: Endpoint
+    public var virtualRemote: Endpoint
+    /// Lower is preferred (the cluster network's metric/priority).
+    public var priority: Int
+    public var crossSubnet: Bool
+    public var heartbeat: HeartbeatSettings
+
+    public init(
+        id: RouteID, peer: NodeID, peerName: String, network: String, localInterface: String,
+        realLocal: Endpoint, realRemote: Endpoint, virtualLocal: Endpoint, virtualRemote: Endpoint,
+        priority: Int, crossSubnet: Bool = false, heartbeat: HeartbeatSettings
+    ) {
+        self.id = id
+        self.peer = peer
+        self.peerName = peerName
+        self.network = network
+        self.localInterface = localInterface
+        self.realLocal = realLocal
+        self.realRemote = realRemote
+        self.virtualLocal = virtualLocal
+        self.virtualRemote = virtualRemote
+        self.priority = priority
+        self.crossSubnet = crossSubnet
+        self.heartbeat = heartbeat
+    }
+
+    /// The id both ends compute for the path between two real endpoints:
+    /// FNV-1a over the two addresses in a fixed (sorted) order, never 0.
+    public static func id(between a: IPAddress, and b: IPAddress) -> RouteID {
+        let (x, y) = a.bytes16.lexicographicallyPrecedes(b.bytes16) ? (a, b) : (b, a)
+        var hash: UInt32 = 0x811C_9DC5
+        for byte in x.bytes16 + y.bytes16 {
+            hash ^= UInt32(byte)
+            hash = hash &* 0x0100_0193
+        }
+        return hash == 0 ? 1 : hash
+    }
+}
+
+/// Why a route is Down, as the log and status name it.
+public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// Threshold heartbeats unanswered and nothing else known.
+    case missedHeartbeats(Int)
+    /// This node's interface went down (ifdown, cable, NIC).
+    case localLinkDown
+    /// The peer reports its interface on this route down.
+    case remoteLinkDown
+    /// Links up on both ends and the peer alive on another network, yet
+    /// nothing passes on this route either way: a firewall dropping the port.
+    case portBlockedSuspected
+    /// One direction works: `weHearThem` true means our frames do not reach the peer.
+    case asymmetric(weHearThem: Bool)
+
+    public var description: String {
+        switch self {
+        case .missedHeartbeats(let n): "missed \(n) heartbeats"
+        case .localLinkDown: "local link down"
+        case .remoteLinkDown: "remote link down"
+        case .portBlockedSuspected: "port blocked suspected: links up on both ends and the peer alive on another network, but no heartbeat passes"
+        case .asymmetric(true): "asymmetric: we hear the peer but it does not hear us (one-way loss, or a firewall dropping inbound on the peer)"
+        case .asymmetric(false): "asymmetric: the peer hears us but we do not hear it (one-way loss, or a firewall dropping inbound here)"
+        }
+    }
+
+    /// A short machine name for metrics and JSON.
+    public var code: String {
+        switch self {
+        case .missedHeartbeats: "missed_heartbeats"
+        case .localLinkDown: "local_link_down"
+        case .remoteLinkDown: "remote_link_down"
+        case .portBlockedSuspected: "port_blocked_suspected"
+        case .asymmetric(true): "asymmetric_outbound_lost"
+        case .asymmetric(false): "asymmetric_inbound_lost"
+        }
+    }
+}
