@@ -6,7 +6,7 @@
 ///
 /// Layout: count (1 byte), 3 reserved zero bytes, then `count` entries of 16
 /// bytes: route id (4), link state (1: 0 unknown, 1 up, 2 down), hearing (1:
-/// 0/1), reserved (2), highest sequence received from the receiver on that
+/// 0/1), reserved (2), cumulative sequence received from the receiver on that
 /// route (8). All big-endian.
 public struct RouteReport: Equatable, Sendable {
     public enum LinkState: UInt8, Sendable { case unknown = 0, up = 1, down = 2 }
@@ -15,12 +15,12 @@ public struct RouteReport: Equatable, Sendable {
         public var route: RouteID
         public var link: LinkState
         public var hearing: Bool
-        public var highestReceived: UInt64
-        public init(route: RouteID, link: LinkState, hearing: Bool, highestReceived: UInt64) {
+        public var received: UInt64
+        public init(route: RouteID, link: LinkState, hearing: Bool, received: UInt64) {
             self.route = route
             self.link = link
             self.hearing = hearing
-            self.highestReceived = highestReceived
+            self.received = received
         }
     }
 
@@ -46,7 +46,7 @@ public struct RouteReport: Equatable, Sendable {
             buffer[at + 4] = e.link.rawValue
             buffer[at + 5] = e.hearing ? 1 : 0
             buffer.storeBE16(0, at: at + 6)
-            buffer.storeBE64(e.highestReceived, at: at + 8)
+            buffer.storeBE64(e.received, at: at + 8)
         }
         return size(entries: n)
     }
@@ -69,7 +69,7 @@ public struct RouteReport: Equatable, Sendable {
             let at = headerSize + i * entrySize
             visit(Entry(
                 route: payload.loadBE32(at), link: LinkState(rawValue: payload[at + 4])!,
-                hearing: payload[at + 5] == 1, highestReceived: payload.loadBE64(at + 8)))
+                hearing: payload[at + 5] == 1, received: payload.loadBE64(at + 8)))
         }
     }
 }

@@ -1,0 +1,12 @@
+/// What happened to routes and nodes, in the order it happened.
+public enum ClusterEvent: Equatable, Sendable {
+    case routeAdded(RouteID)
+    case routeUp(RouteID)
+    case routeDown(RouteID, DownReason)
+    /// A Down route's diagnosis became clearer (e.g. a peer's report arrived).
+    case routeDiagnosis(RouteID, DownReason)
+    /// The route carrying traffic to `peer` changed (nil: none).
+    case routeChanged(peer: NodeID, from: RouteID?, to: RouteID?)
+    case nodeReachable(NodeID)
+    case nodeUnreachable(NodeID)
+}

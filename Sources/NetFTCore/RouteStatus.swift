@@ -1,0 +1,63 @@
+/// Everything this node tracks about one route: its heartbeats, both
+/// directions of its sequence space, what the peer last reported about it,
+/// and its traffic counters.
+public struct RouteStatus: Sendable {
+    public let route: Route
+    public internal(set) var monitor: HeartbeatMonitor
+    /// Last sequence we sent on this route (0: none yet).
+    public internal(set) var sentSequence: UInt64 = 0
+    /// The peer's sequences we accepted on this route.
+    public internal(set) var window = ReplayWindow()
+    /// The peer's epoch the window belongs to.
+    public internal(set) var peerEpoch: UInt32 = 0
+    /// When any authenticated frame last arrived from the peer on this route.
+    public internal(set) var lastHeardAt: Instant?
+    /// What the peer last said about this route, and when (over any route).
+    public internal(set) var peerReport: RouteReport.Entry?
+    public internal(set) var peerReportAt: Instant?
+    public internal(set) var localLinkUp = true
+    public internal(set) var diagnosis: DownReason?
+    public internal(set) var unacked: UnackedRecord
+    public internal(set) var counters = Counters()
+
+    public struct Counters: Equatable, Sendable {
+        public var framesSent: UInt64 = 0
+        public var framesReceived: UInt64 = 0
+        public var bytesSent: UInt64 = 0
+        public var bytesReceived: UInt64 = 0
+        public var replayed: UInt64 = 0
+        public var tooOld: UInt64 = 0
+    }
+
+    init(route: Route, now: Instant, unackedCapacity: Int) {
+        self.route = route
+        monitor = HeartbeatMonitor(settings: route.heartbeat, now: now)
+        unacked = UnackedRecord(capacity: unackedCapacity)
+    }
+
+    public var state: HeartbeatMonitor.State { monitor.state }
+
+    /// Whether we heard the peer on this route within the detection time.
+    public func hearsPeer(now: Instant) -> Bool {
+        guard let lastHeardAt else { return false }
+        return now.since(lastHeardAt) <= route.heartbeat.detectionTime.nanoseconds
+    }
+
+    func freshReport(now: Instant) -> RouteReport.Entry? {
+        guard let peerReport, let at = peerReportAt, now.since(at) <= route.heartbeat.detectionTime.nanoseconds else { return nil }
+        return peerReport
+    }
+
+    /// The best explanation for this route being Down, from what both ends know.
+    func diagnose(now: Instant, peerAliveElsewhere: Bool) -> DownReason {
+        if !localLinkUp { return .localLinkDown }
+        let report = freshReport(now: now)
+        if report?.link == .down { return .remoteLinkDown }
+        let weHear = hearsPeer(now: now)
+        let theyHear = report?.hearing ?? false
+        if weHear && !theyHear && peerAliveElsewhere { return .asymmetric(weHearThem: true) }
+        if !weHear && theyHear { return .asymmetric(weHearThem: false) }
+        if !weHear && peerAliveElsewhere && report != nil { return .portBlockedSuspected }
+        return .missedHeartbeats(max(monitor.misses, route.heartbeat.threshold))
+    }
+}

@@ -1,0 +1,227 @@
+/// This node's routes to every peer: heartbeats, sequence state, diagnosis,
+/// and which route carries each peer's traffic. Pure: the dataplane feeds it
+/// frames and ticks with a timestamp and carries out what it answers.
+public struct RouteTable: Sendable {
+    public let localNode: NodeID
+    /// Our start time in seconds; part of every nonce, so it must grow across restarts.
+    public let epoch: UInt32
+    public var selector = RouteSelector()
+    public let unackedCapacity: Int
+    public private(set) var routes: [RouteStatus] = []
+    private var index: [RouteID: Int] = [:]
+    private var peers: [NodeID: Peer] = [:]
+    private var pending: [ClusterEvent] = []
+
+    struct Peer: Sendable {
+        var routes: [Int] = []
+        var active: RouteID?
+        var reachable = false
+    }
+
+    public init(localNode: NodeID, epoch: UInt32, unackedCapacity: Int = 256) {
+        self.localNode = localNode
+        self.epoch = epoch
+        self.unackedCapacity = unackedCapacity
+    }
+
+    // MARK: Topology
+
+    public mutating func add(_ route: Route, now: Instant) {
+        precondition(index[route.id] == nil, "route \(route.id) added twice")
+        index[route.id] = routes.count
+        peers[route.peer, default: Peer()].routes.append(routes.count)
+        routes.append(RouteStatus(route: route, now: now, unackedCapacity: unackedCapacity))
+        pending.append(.routeAdded(route.id))
+    }
+
+    public func status(_ id: RouteID) -> RouteStatus? { index[id].map { routes[$0] } }
+    public var peerIDs: [NodeID] { peers.keys.sorted() }
+    public func routeIDs(to peer: NodeID) -> [RouteID] { peers[peer]?.routes.map { routes[$0].route.id } ?? [] }
+    public func isReachable(_ peer: NodeID) -> Bool { peers[peer]?.reachable ?? false }
+
+    /// The route carrying traffic to `peer` now (per packet: one hash lookup).
+    @inline(__always)
+    public func activeRoute(to peer: NodeID) -> RouteID? { peers[peer]?.active }
+
+    /// Events since the last call, oldest first.
+    public mutating func drainEvents() -> [ClusterEvent] {
+        defer { pending.removeAll(keepingCapacity: true) }
+        return pending
+    }
+
+    // MARK: Time
+
+    /// The earliest time `tick` has work to do.
+    public var nextDeadline: Instant? { routes.map(\.monitor.nextRequestAt).min() }
+
+    /// Runs every route's heartbeat clock; `send(route)` is called for each
+    /// heartbeat request due now.
+    public mutating func tick(now: Instant, send: (RouteID) -> Void) {
+        for i in routes.indices where now >= routes[i].monitor.nextRequestAt {
+            let (sendRequest, event) = routes[i].monitor.tick(now: now)
+            if let event { apply(event, route: i, now: now) }
+            if sendRequest { send(routes[i].route.id) }
+            if routes[i].state == .down { rediagnose(i, now: now) }
+        }
+        for peer in peers.keys { reselect(peer) }
+    }
+
+    // MARK: Sending
+
+    /// The next sequence for a frame on `route`.
+    @inline(__always)
+    public mutating func nextSequence(on route: RouteID) -> UInt64? {
+        guard let i = index[route] else { return nil }
+        routes[i].sentSequence &+= 1
+        return routes[i].sentSequence
+    }
+
+    /// Counts a frame sent on `route` (any type).
+    @inline(__always)
+    public mutating func sent(on route: RouteID, bytes: Int) {
+        guard let i = index[route] else { return }
+        routes[i].counters.framesSent &+= 1
+        routes[i].counters.bytesSent &+= UInt64(bytes)
+    }
+
+    /// Records a data frame for resending on failover; returns an evicted handle to release.
+    @inline(__always)
+    public mutating func recordUnacked(on route: RouteID, sequence: UInt64, handle: UInt64) -> UInt64? {
+        guard let i = index[route] else { return handle }
+        return routes[i].unacked.record(sequence: sequence, handle: handle)
+    }
+
+    /// Hands the frames `route` never had acknowledged to `body`, oldest first,
+    /// to resend on the peer's new route.
+    public mutating func takeUnacked(from route: RouteID, _ body: (UnackedRecord.Entry) -> Void) {
+        guard let i = index[route] else { return }
+        routes[i].unacked.drain(body)
+    }
+
+    /// The cumulative acknowledgement to send on `route`.
+    public func acknowledgement(on route: RouteID) -> UInt64 { index[route].map { routes[$0].window.cumulative } ?? 0 }
+
+    /// Writes the route report for `peer` (our view of every route to it) into `buffer`.
+    public func writeReport(for peer: NodeID, now: Instant, into buffer: UnsafeMutableRawBufferPointer) throws(FrameError) -> Int {
+        let list = peers[peer]?.routes ?? []
+        return try RouteReport.write(count: list.count, into: buffer) { n in
+            let s = routes[list[n]]
+            return RouteReport.Entry(
+                route: s.route.id, link: s.localLinkUp ? .up : .down,
+                hearing: s.hearsPeer(now: now), received: s.window.cumulative)
+        }
+    }
+
+    // MARK: Receiving
+
+    /// Accepts an authenticated frame's sequence on its route: new epochs of
+    /// the peer reset the window, older ones and replays are refused.
+    @inline(__always)
+    public mutating func accept(_ header: FrameHeader, bytes: Int, now: Instant) throws(FrameError) {
+        guard let i = index[header.route], routes[i].route.peer == header.sender else { throw .unknownRoute }
+        if header.epoch != routes[i].peerEpoch {
+            guard header.epoch > routes[i].peerEpoch else { throw .staleEpoch }
+            routes[i].peerEpoch = header.epoch
+            routes[i].window = ReplayWindow()
+        }
+        switch routes[i].window.accept(header.sequence) {
+        case .accepted: break
+        case .duplicate:
+            routes[i].counters.replayed &+= 1
+            throw .replayed
+        case .tooOld:
+            routes[i].counters.tooOld &+= 1
+            throw .tooOld
+        }
+        routes[i].lastHeardAt = now
+        routes[i].counters.framesReceived &+= 1
+        routes[i].counters.bytesReceived &+= UInt64(bytes)
+        if header.type == .data || header.type == .ack || header.type == .heartbeatRequest {
+            routes[i].unacked.acknowledge(upTo: header.acknowledgement) { _ in }
+        }
+    }
+
+    /// Releases unacked frames on `route` up to `acknowledged`, handing each handle to `release`.
+    @inline(__always)
+    public mutating func acknowledged(on route: RouteID, upTo acknowledged: UInt64, release: (UInt64) -> Void) {
+        guard let i = index[route] else { return }
+        routes[i].unacked.acknowledge(upTo: acknowledged, release: release)
+    }
+
+    /// A heartbeat reply (already accepted) arrived on `header.route`.
+    public mutating func heartbeatReplied(_ header: FrameHeader, now: Instant) {
+        guard let i = index[header.route] else { return }
+        if let event = routes[i].monitor.replyReceived(requestTimestamp: header.timestamp, now: now) {
+            apply(event, route: i, now: now)
+        }
+        reselect(routes[i].route.peer)
+    }
+
+    /// The peer's report about its routes to us (from any heartbeat it sent).
+    public mutating func reportReceived(from peer: NodeID, _ entry: RouteReport.Entry, now: Instant) {
+        guard let i = index[entry.route], routes[i].route.peer == peer else { return }
+        routes[i].peerReport = entry
+        routes[i].peerReportAt = now
+        routes[i].unacked.acknowledge(upTo: entry.received) { _ in }
+        rediagnose(i, now: now)
+    }
+
+    /// The dataplane saw `interface` go down or come up.
+    public mutating func linkChanged(interface: String, up: Bool, now: Instant) {
+        for i in routes.indices where routes[i].route.localInterface == interface {
+            routes[i].localLinkUp = up
+            if let event = routes[i].monitor.linkChanged(up: up, now: now) { apply(event, route: i, now: now) }
+        }
+        for peer in peers.keys { reselect(peer) }
+    }
+
+    // MARK: Decisions
+
+    private mutating func apply(_ event: HeartbeatMonitor.Event, route i: Int, now: Instant) {
+        let id = routes[i].route.id
+        let peer = routes[i].route.peer
+        switch event {
+        case .up:
+            routes[i].diagnosis = nil
+            pending.append(.routeUp(id))
+            if peers[peer]?.reachable == false {
+                peers[peer]?.reachable = true
+                pending.append(.nodeReachable(peer))
+            }
+        case .down(let cause):
+            let reason: DownReason =
+                cause == .localLinkDown ? .localLinkDown : routes[i].diagnose(now: now, peerAliveElsewhere: peerAlive(peer, besides: i))
+            routes[i].diagnosis = reason
+            pending.append(.routeDown(id, reason))
+            reselect(peer)
+            if peers[peer]?.reachable == true && !(peers[peer]?.routes.contains { routes[$0].state == .up } ?? false) {
+                peers[peer]?.reachable = false
+                pending.append(.nodeUnreachable(peer))
+            }
+        }
+    }
+
+    private mutating func rediagnose(_ i: Int, now: Instant) {
+        guard routes[i].state == .down, let current = routes[i].diagnosis else { return }
+        let fresh = routes[i].diagnose(now: now, peerAliveElsewhere: peerAlive(routes[i].route.peer, besides: i))
+        if fresh != current {
+            routes[i].diagnosis = fresh
+            pending.append(.routeDiagnosis(routes[i].route.id, fresh))
+        }
+    }
+
+    private func peerAlive(_ peer: NodeID, besides i: Int) -> Bool {
+        peers[peer]?.routes.contains { $0 != i && routes[$0].state == .up } ?? false
+    }
+
+    private mutating func reselect(_ peer: NodeID) {
+        guard let p = peers[peer] else { return }
+        let chosen = selector.choose(current: p.active, count: p.routes.count) { n in
+            let s = routes[p.routes[n]]
+            return RouteSelector.Candidate(id: s.route.id, up: s.state == .up, priority: s.route.priority, smoothedRTT: s.monitor.rtt.smoothed)
+        }
+        guard chosen != p.active else { return }
+        peers[peer]?.active = chosen
+        pending.append(.routeChanged(peer: peer, from: p.active, to: chosen))
+    }
+}
