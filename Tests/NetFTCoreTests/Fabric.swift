@@ -1,0 +1,148 @@
+@testable import NetFTCore
+
+/// Two or more simulated nodes running the real NodeEngine over a simulated
+/// network with an injected clock: frames are really sealed, sent, opened and
+/// answered; the network only delays or drops them.
+final class Fabric {
+    struct Network {
+        let name: String
+        let priority: Int
+    }
+
+    let networks: [Network]
+    let settings: HeartbeatSettings
+    var engines: [NodeID: NodeEngine] = [:]
+    var now = Instant.zero
+    let latency: UInt64 = 200_000  // ns
+    /// Frames sent by `from` on a route are lost when (from, route) is here.
+    var blocked: Set<Pair> = []
+    var linkDown: Set<Pair> = []
+    var events: [NodeID: [(at: Instant, event: ClusterEvent)]] = [:]
+    var delivered: [NodeID: [[UInt8]]] = [:]
+    private var inflight: [(at: UInt64, to: NodeID, route: RouteID, bytes: [UInt8])] = []
+    private let buffer = FrameBuffer(size: 2048)
+
+    struct Pair: Hashable {
+        var node: NodeID
+        var route: RouteID
+    }
+
+    static func address(node: NodeID, network: Int) -> IPAddress { .v4(0xC612_0000 | UInt32(network + 1) << 8 | node) }
+    static func virtual(node: NodeID) -> IPAddress { .v4(0xA9FE_0000 | 0x0100 | node) }
+
+    init(nodes: [NodeID] = [1, 2], networks: [Network] = [.init(name: "net1", priority: 1), .init(name: "net2", priority: 2)],
+         settings: HeartbeatSettings = .fast, security: SecurityLevel = .sign, epoch: UInt32 = 1000) {
+        self.networks = networks
+        self.settings = settings
+        for node in nodes {
+            var table = RouteTable(localNode: node, epoch: epoch, unackedCapacity: 64)
+            for peer in nodes where peer != node {
+                for (n, network) in networks.enumerated() {
+                    let local = Self.address(node: node, network: n)
+                    let remote = Self.address(node: peer, network: n)
+                    table.add(Route(
+                        id: Route.id(between: local, and: remote), peer: peer, peerName: "node\(peer)", network: network.name,
+                        localInterface: "eth\(n)", realLocal: Endpoint(local), realRemote: Endpoint(remote),
+                        virtualLocal: Endpoint(Self.virtual(node: node)), virtualRemote: Endpoint(Self.virtual(node: peer)),
+                        priority: network.priority, heartbeat: settings), now: .zero)
+                }
+            }
+            engines[node] = NodeEngine(table: table, security: security, key: testKey)
+        }
+    }
+
+    func route(_ a: NodeID, _ b: NodeID, network n: Int) -> RouteID {
+        Route.id(between: Self.address(node: a, network: n), and: Self.address(node: b, network: n))
+    }
+
+    func send(from node: NodeID, route: RouteID, bytes: [UInt8]) {
+        let peer = engines[node]!.table.status(route)!.route.peer
+        guard !blocked.contains(Pair(node: node, route: route)), !linkDown.contains(Pair(node: node, route: route)),
+            !linkDown.contains(Pair(node: peer, route: route))
+        else { return }
+        inflight.append((now.nanoseconds + latency, peer, route, bytes))
+    }
+
+    /// Advances the clock by `ms` in 1 ms steps, delivering and ticking.
+    func run(ms: UInt64) {
+        for _ in 0..<ms * 4 { step(nanoseconds: 250_000) }
+    }
+
+    func run(until condition: () -> Bool, maxMs: UInt64) -> Bool {
+        for _ in 0..<maxMs * 4 {
+            if condition() { return true }
+            step(nanoseconds: 250_000)
+        }
+        return condition()
+    }
+
+    private func step(nanoseconds: UInt64) {
+        now = Instant(nanoseconds: now.nanoseconds + nanoseconds)
+        let due = inflight.filter { $0.at <= now.nanoseconds }
+        inflight.removeAll { $0.at <= now.nanoseconds }
+        for frame in due { receive(frame.bytes, at: frame.to, route: frame.route) }
+        for node in engines.keys.sorted() {
+            var requests: [RouteID] = []
+            engines[node]!.table.tick(now: now) { requests.append($0) }
+            for route in requests {
+                let length = try! engines[node]!.heartbeatRequest(on: route, into: buffer.raw, now: now)
+                send(from: node, route: route, bytes: Array(buffer.raw.prefix(length)))
+            }
+            collect(node)
+        }
+    }
+
+    private func receive(_ bytes: [UInt8], at node: NodeID, route: RouteID) {
+        buffer.load(bytes)
+        let outcome = engines[node]!.receive(buffer.raw, length: bytes.count, now: now)
+        switch outcome {
+        case .reply(let length, let route):
+            send(from: node, route: route, bytes: Array(buffer.raw.prefix(length)))
+        case .deliver(let offset, let length, _, _):
+            delivered[node, default: []].append(Array(buffer.raw[offset..<(offset + length)]))
+        default:
+            break
+        }
+        collect(node)
+    }
+
+    /// Sends an inner packet from `node` to `peer` the way the dataplane would.
+    @discardableResult
+    func sendData(from node: NodeID, to peer: NodeID, payload: [UInt8], handle: UInt64 = 0) -> (route: RouteID, sequence: UInt64)? {
+        buffer.load([UInt8](repeating: 0, count: FrameCodec.payloadOffset) + payload)
+        guard let (route, length, sequence) = try! engines[node]!.encapsulate(to: peer, payloadLength: payload.count, in: buffer.raw, now: now) else {
+            return nil
+        }
+        _ = engines[node]!.table.recordUnacked(on: route, sequence: sequence, handle: handle)
+        send(from: node, route: route, bytes: Array(buffer.raw.prefix(length)))
+        return (route, sequence)
+    }
+
+    /// Delivers a raw frame to `node` as if it came off the wire.
+    func inject(_ bytes: [UInt8], at node: NodeID) -> NodeEngine.Inbound {
+        let scratch = FrameBuffer(size: 2048)
+        scratch.load(bytes)
+        return engines[node]!.receive(scratch.raw, length: bytes.count, now: now)
+    }
+
+    func setLink(_ node: NodeID, network n: Int, up: Bool) {
+        for peer in engines.keys where peer != node {
+            let r = route(node, peer, network: n)
+            if up { linkDown.remove(Pair(node: node, route: r)) } else { linkDown.insert(Pair(node: node, route: r)) }
+        }
+        engines[node]!.table.linkChanged(interface: "eth\(n)", up: up, now: now)
+        collect(node)
+    }
+
+    func block(from node: NodeID, route: RouteID, _ on: Bool = true) {
+        if on { blocked.insert(Pair(node: node, route: route)) } else { blocked.remove(Pair(node: node, route: route)) }
+    }
+
+    private func collect(_ node: NodeID) {
+        for e in engines[node]!.table.drainEvents() { events[node, default: []].append((now, e)) }
+    }
+
+    func status(_ node: NodeID, _ route: RouteID) -> RouteStatus { engines[node]!.table.status(route)! }
+    func active(_ node: NodeID, to peer: NodeID) -> RouteID? { engines[node]!.table.activeRoute(to: peer) }
+    func eventList(_ node: NodeID) -> [ClusterEvent] { events[node, default: []].map(\.event) }
+}

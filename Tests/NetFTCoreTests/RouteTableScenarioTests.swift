@@ -1,0 +1,163 @@
+import Testing
+
+@testable import NetFTCore
+
+@Suite("Routes, diagnosis and failover between simulated nodes")
+struct RouteTableScenarioTests {
+    @Test func routesComeUpAndTheBestNetworkCarriesTraffic() {
+        let f = Fabric()
+        #expect(f.run(until: { f.status(1, f.route(1, 2, network: 1)).state == .up && f.status(2, f.route(2, 1, network: 1)).state == .up }, maxMs: 500))
+        let r1 = f.route(1, 2, network: 0), r2 = f.route(1, 2, network: 1)
+        #expect(f.active(1, to: 2) == r1)
+        #expect(f.active(2, to: 1) == r1)
+        // The order in which it happened.
+        #expect(Array(f.eventList(1).prefix(5)) == [
+            .routeAdded(r1), .routeAdded(r2), .routeUp(r1), .nodeReachable(2), .routeChanged(peer: 2, from: nil, to: r1),
+        ])
+        #expect(f.eventList(1).contains(.routeUp(r2)))
+        #expect(f.status(1, r1).monitor.rtt.smoothed > 0)
+    }
+
+    static func upFabric(_ settings: HeartbeatSettings = .fast, networks: Int = 2) -> Fabric {
+        let nets = (0..<networks).map { Fabric.Network(name: "net\($0 + 1)", priority: $0 + 1) }
+        let f = Fabric(networks: nets, settings: settings)
+        let ok = f.run(until: {
+            (0..<networks).allSatisfy { n in f.status(1, f.route(1, 2, network: n)).state == .up && f.status(2, f.route(1, 2, network: n)).state == .up }
+        }, maxMs: 2000)
+        #expect(ok, "routes never came up")
+        return f
+    }
+
+    @Test func portBlockedBothWaysIsDiagnosedOnBothSides() {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0)
+        f.block(from: 1, route: r1)
+        f.block(from: 2, route: r1)
+        f.run(ms: 400)
+        #expect(f.status(1, r1).state == .down)
+        #expect(f.status(1, r1).diagnosis == .portBlockedSuspected)
+        #expect(f.status(2, r1).diagnosis == .portBlockedSuspected)
+        #expect(f.active(1, to: 2) == f.route(1, 2, network: 1), "traffic moved to the other network")
+        #expect(!f.eventList(1).contains(.nodeUnreachable(2)))
+    }
+
+    @Test func asymmetricLossIsNamedOnBothSidesAndTheNodeStaysReachable() {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0)
+        f.block(from: 2, route: r1)  // node 2's frames on net1 are lost: 1 cannot hear 2
+        f.run(ms: 500)
+        #expect(f.status(1, r1).diagnosis == .asymmetric(weHearThem: false))
+        #expect(f.status(2, r1).diagnosis == .asymmetric(weHearThem: true))
+        #expect(f.engines[1]!.table.isReachable(2) && f.engines[2]!.table.isReachable(1))
+        #expect(f.active(1, to: 2) == f.route(1, 2, network: 1))
+        #expect(f.active(2, to: 1) == f.route(1, 2, network: 1))
+    }
+
+    @Test func localLinkDownIsImmediateAndThePeerSeesRemoteLinkDown() {
+        let f = Self.upFabric(.windowsDefault)
+        let r1 = f.route(1, 2, network: 0)
+        f.setLink(1, network: 0, up: false)
+        #expect(f.status(1, r1).diagnosis == .localLinkDown, "no waiting for missed heartbeats")
+        #expect(f.active(1, to: 2) == f.route(1, 2, network: 1))
+        f.run(ms: 7000)
+        #expect(f.status(2, r1).diagnosis == .remoteLinkDown)
+        f.setLink(1, network: 0, up: true)
+        #expect(f.run(until: { f.status(1, r1).state == .up }, maxMs: 3000))
+        #expect(f.run(until: { f.active(1, to: 2) == r1 }, maxMs: 3000), "the preferred network takes traffic back")
+    }
+
+    @Test func totalLossMakesTheNodeUnreachableAndOneNetworkBringsItBack() {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0), r2 = f.route(1, 2, network: 1)
+        for r in [r1, r2] { f.block(from: 1, route: r); f.block(from: 2, route: r) }
+        let start = f.now
+        #expect(f.run(until: { !f.engines[1]!.table.isReachable(2) }, maxMs: 1000))
+        let detect = f.now.since(start) / 1_000_000
+        #expect(detect >= HeartbeatSettings.fast.detectionTime.value && detect <= HeartbeatSettings.fast.detectionTime.value + 25)
+        #expect(f.active(1, to: 2) == nil)
+        #expect(f.status(1, r1).diagnosis == .missedHeartbeats(4), "nothing else is known with every route silent")
+        f.block(from: 1, route: r2, false)
+        f.block(from: 2, route: r2, false)
+        #expect(f.run(until: { f.engines[1]!.table.isReachable(2) }, maxMs: 1000))
+        #expect(f.active(1, to: 2) == r2)
+        let tail = f.eventList(1).suffix(3)
+        #expect(tail.contains(.nodeReachable(2)))
+    }
+
+    @Test func failoverChoosesTheNextBestAndSelectionNeverPicksADownRoute() {
+        let f = Self.upFabric(networks: 3)
+        let r = (0..<3).map { f.route(1, 2, network: $0) }
+        f.block(from: 1, route: r[0]); f.block(from: 2, route: r[0])
+        #expect(f.run(until: { f.active(1, to: 2) != r[0] }, maxMs: 1000))
+        #expect(f.active(1, to: 2) == r[1], "priority 2 before priority 3")
+        // Random outages: at every step, the active route is Up (or none is).
+        var rng = SplitMix64(seed: 5)
+        for _ in 0..<60 {
+            let victim = r.randomElement(using: &rng)!
+            let on = Bool.random(using: &rng)
+            f.block(from: 1, route: victim, on); f.block(from: 2, route: victim, on)
+            for _ in 0..<50 {
+                f.run(ms: 1)
+                if let active = f.active(1, to: 2) { #expect(f.status(1, active).state == .up) }
+            }
+        }
+    }
+
+    @Test func unacknowledgedDataIsHandedBackForResendAfterFailover() {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0)
+        for n in 0..<5 { f.sendData(from: 1, to: 2, payload: [UInt8(n)], handle: UInt64(n)) }
+        f.run(ms: 60)  // acknowledged through heartbeats
+        #expect(f.delivered[2]?.count == 5)
+        #expect(f.status(1, r1).unacked.count == 0, "acknowledged data is released")
+        f.block(from: 1, route: r1); f.block(from: 2, route: r1)
+        for n in 5..<9 { f.sendData(from: 1, to: 2, payload: [UInt8(n)], handle: UInt64(n)) }
+        #expect(f.run(until: { f.active(1, to: 2) != r1 }, maxMs: 500))
+        var resend: [UInt64] = []
+        f.engines[1]!.table.takeUnacked(from: r1) { resend.append($0.handle) }
+        #expect(resend == [5, 6, 7, 8], "exactly the frames lost in the outage, oldest first")
+        for h in resend { f.sendData(from: 1, to: 2, payload: [UInt8(h)]) }
+        f.run(ms: 5)
+        #expect(f.delivered[2]!.map { $0[0] } == Array(0..<9))
+    }
+
+    @Test func jitterDoesNotFlipTheRoute() {
+        var selector = RouteSelector()
+        selector.rttFraction = 0.2
+        let candidates = [
+            RouteSelector.Candidate(id: 1, up: true, priority: 1, smoothedRTT: 1_000_000),
+            RouteSelector.Candidate(id: 2, up: true, priority: 1, smoothedRTT: 900_000),
+        ]
+        #expect(selector.choose(current: 1, count: 2) { candidates[$0] } == 1, "10% faster is jitter")
+        let faster = [candidates[0], RouteSelector.Candidate(id: 2, up: true, priority: 1, smoothedRTT: 500_000)]
+        #expect(selector.choose(current: 1, count: 2) { faster[$0] } == 2, "twice as fast wins")
+        let better = [candidates[0], RouteSelector.Candidate(id: 3, up: true, priority: 0, smoothedRTT: 9_000_000)]
+        #expect(selector.choose(current: 1, count: 2) { better[$0] } == 3, "a better network wins whatever its RTT")
+        let down = [RouteSelector.Candidate(id: 1, up: false, priority: 0, smoothedRTT: 1)]
+        #expect(selector.choose(current: 1, count: 1) { down[$0] } == nil)
+    }
+
+    @Test func forgedReplayedAndStaleFramesAreRefusedAndCounted() throws {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0)
+        let buffer = FrameBuffer(size: 2048)
+        var sender = f.engines[2]!
+        let length = try sender.heartbeatRequest(on: r1, into: buffer.raw, now: f.now)
+        let frame = Array(buffer.raw.prefix(length))
+        guard case .reply = f.inject(frame, at: 1) else { Issue.record("a good request is answered"); return }
+        #expect(f.inject(frame, at: 1) == .dropped(.replayed))
+        var forged = frame
+        forged[30] ^= 0xFF
+        #expect(f.inject(forged, at: 1) == .dropped(.authenticationFailed))
+        #expect(f.inject(Array(frame.prefix(20)), at: 1) == .dropped(.truncated))
+        // A peer restart (new epoch) is accepted; the old epoch is then stale.
+        var restarted = NodeEngine(table: RouteTable(localNode: 2, epoch: 2000), security: .sign, key: testKey)
+        restarted.table.add(f.status(2, r1).route, now: f.now)
+        let newLength = try restarted.heartbeatRequest(on: r1, into: buffer.raw, now: f.now)
+        guard case .reply = f.inject(Array(buffer.raw.prefix(newLength)), at: 1) else { Issue.record("new epoch accepted"); return }
+        let oldLength = try sender.heartbeatRequest(on: r1, into: buffer.raw, now: f.now)
+        #expect(f.inject(Array(buffer.raw.prefix(oldLength)), at: 1) == .dropped(.staleEpoch))
+        let drops = f.engines[1]!.drops
+        #expect(drops[.replayed] == 1 && drops[.authenticationFailed] == 1 && drops[.truncated] == 1 && drops[.staleEpoch] == 1)
+    }
+}
