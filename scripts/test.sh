@@ -5,4 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build --build-tests
-swift test --skip-build "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+swift test --skip-build "$@" 2>&1 | tee "$log" || status=$?
+# One plain closing line for readers of the log (swift test prints an empty
+# XCTest summary before the Swift Testing one).
+summary=$(grep -E 'Test run with [0-9]+ tests? ' "$log" | tail -n 1 || true)
+tests=$(sed -nE 's/.*Test run with ([0-9]+) tests?.*/\1/p' <<<"$summary")
+failed=$(grep -E '^✘ Test .* failed after' "$log" | wc -l)
+if [ -n "$tests" ]; then
+  echo "tests: $((tests - failed)) passed, $failed failed"
+fi
+exit "$status"

@@ -125,6 +125,7 @@ public final class XDPClassifier {
             // Leave no empty per-node directory behind (fails harmlessly if not empty).
             let parent = String(directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)])
             if parent.hasPrefix("/sys/fs/bpf/") { rmdir(parent) }
+            rmdir(XDPClassifier.defaultPinRoot)
             pinDirectory = nil
         }
         guard let (ifindex, ifname, mode) = attachment else { return }

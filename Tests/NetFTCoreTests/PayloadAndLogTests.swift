@@ -96,3 +96,19 @@ struct PayloadAndLogTests {
         #expect(down.contains { $0.contains("port_blocked_suspected") })
     }
 }
+
+@Suite("Virtual addresses")
+struct VirtualAddressTests {
+    @Test func stableUniqueAndInTheRightRanges() {
+        var seen = Set<IPAddress>()
+        for node: NodeID in 1...2000 {
+            let v4 = VirtualAddresses.ipv4(cluster: "prod", node: node)
+            #expect(v4.sharesPrefix(IPAddress("169.254.0.0")!, length: 16))
+            #expect(!v4.sharesPrefix(IPAddress("169.254.0.0")!, length: 24) && !v4.sharesPrefix(IPAddress("169.254.255.0")!, length: 24))
+            #expect(seen.insert(v4).inserted, "two nodes share \(v4)")
+            #expect(VirtualAddresses.ipv6(cluster: "prod", node: node).sharesPrefix(IPAddress("fe80::")!, length: 64))
+        }
+        #expect(VirtualAddresses.ipv4(cluster: "prod", node: 7) == VirtualAddresses.ipv4(cluster: "prod", node: 7))
+        #expect(VirtualAddresses.ipv6(cluster: "prod", node: 7) != VirtualAddresses.ipv6(cluster: "test", node: 7))
+    }
+}

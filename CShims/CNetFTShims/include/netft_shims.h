@@ -101,4 +101,48 @@ int netft_enter_netns(int fd);
 /* Mounts bpffs at path unless it is already mounted there. */
 int netft_bpffs_ensure(const char *path);
 
+/* ---- rtnetlink (libmnl) ---- */
+struct netft_nl;
+struct netft_nl_link {
+	int ifindex;
+	char name[16];
+	unsigned int flags;   /* IFF_UP, IFF_RUNNING, IFF_LOWER_UP, ... */
+	unsigned int mtu;
+	int operstate;        /* IF_OPER_* */
+	uint8_t mac[6];
+};
+struct netft_nl_addr {
+	int ifindex;
+	int family;           /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint8_t prefix;
+};
+struct netft_nl_neigh {
+	int ifindex;
+	int family;
+	uint16_t state;       /* NUD_* */
+	uint8_t addr[16];
+	uint8_t mac[6];
+	int has_mac;
+};
+typedef void (*netft_nl_link_cb)(const struct netft_nl_link *link, int deleted, void *ctx);
+typedef void (*netft_nl_addr_cb)(const struct netft_nl_addr *addr, int deleted, void *ctx);
+typedef void (*netft_nl_neigh_cb)(const struct netft_nl_neigh *neigh, void *ctx);
+
+int netft_nl_open(struct netft_nl **out);
+/* A non-blocking socket subscribed to link and address changes. */
+int netft_nl_open_monitor(struct netft_nl **out);
+int netft_nl_fd(const struct netft_nl *nl);
+void netft_nl_close(struct netft_nl *nl);
+/* up: 1 up, 0 down, -1 unchanged; mtu 0: unchanged. */
+int netft_nl_link_set(struct netft_nl *nl, int ifindex, int up, uint32_t mtu);
+int netft_nl_link_del(struct netft_nl *nl, int ifindex);
+int netft_nl_addr_add(struct netft_nl *nl, int ifindex, int family, const uint8_t *addr, uint8_t prefix);
+int netft_nl_route_add(struct netft_nl *nl, int ifindex, int family, const uint8_t *dst, uint8_t prefix);
+int netft_nl_dump_links(struct netft_nl *nl, netft_nl_link_cb cb, void *ctx);
+int netft_nl_dump_addrs(struct netft_nl *nl, netft_nl_addr_cb cb, void *ctx);
+int netft_nl_dump_neighbours(struct netft_nl *nl, int family, netft_nl_neigh_cb cb, void *ctx);
+/* Reads every pending monitor message; returns how many batches were read. */
+int netft_nl_read_events(struct netft_nl *nl, netft_nl_link_cb link_cb, netft_nl_addr_cb addr_cb, void *ctx);
+
 #endif

@@ -1,0 +1,142 @@
+import CNetFTShims
+import Glibc
+import NetFTCore
+
+/// rtnetlink for the virtual adapter and the interface manager: links,
+/// addresses, routes and neighbours through libmnl (never by running `ip`).
+/// Works in the calling thread's network namespace.
+public final class Netlink {
+    public struct Link: Equatable, Sendable {
+        public var index: Int32
+        public var name: String
+        public var isUp: Bool
+        public var hasCarrier: Bool
+        public var mtu: UInt32
+        public var mac: [UInt8]
+        /// Administratively up with carrier: what "link up" means for a route.
+        public var isOperational: Bool { isUp && hasCarrier }
+    }
+
+    public struct Address: Equatable, Hashable, Sendable {
+        public var interfaceIndex: Int32
+        public var address: IPAddress
+        public var prefixLength: UInt8
+    }
+
+    public struct Neighbour: Equatable, Sendable {
+        public var interfaceIndex: Int32
+        public var address: IPAddress
+        public var mac: [UInt8]?
+        public var state: UInt16
+    }
+
+    private let handle: OpaquePointer
+    public let isMonitor: Bool
+
+    /// A request socket, or with `monitor` a non-blocking one that receives
+    /// link and address change notifications.
+    public init(monitor: Bool = false) throws(SystemError) {
+        var h: OpaquePointer?
+        try check("open rtnetlink socket", monitor ? netft_nl_open_monitor(&h) : netft_nl_open(&h))
+        handle = h!
+        isMonitor = monitor
+    }
+
+    deinit { netft_nl_close(handle) }
+
+    public var fileDescriptor: Int32 { netft_nl_fd(handle) }
+
+    public func setLink(index: Int32, up: Bool? = nil, mtu: UInt32 = 0, name: String) throws(SystemError) {
+        let state: Int32 = up.map { $0 ? 1 : 0 } ?? -1
+        try check("set link \(name)\(up.map { $0 ? " up" : " down" } ?? "")\(mtu > 0 ? " mtu \(mtu)" : "")", netft_nl_link_set(handle, index, state, mtu))
+    }
+
+    public func deleteLink(index: Int32, name: String) throws(SystemError) {
+        try check("delete link \(name)", netft_nl_link_del(handle, index))
+    }
+
+    public func addAddress(_ address: IPAddress, prefixLength: UInt8, index: Int32, name: String) throws(SystemError) {
+        let (family, bytes) = Netlink.raw(address)
+        try check("add address \(address)/\(prefixLength) to \(name)", netft_nl_addr_add(handle, index, family, bytes, prefixLength))
+    }
+
+    public func addRoute(_ destination: IPAddress, prefixLength: UInt8, index: Int32, name: String) throws(SystemError) {
+        let (family, bytes) = Netlink.raw(destination)
+        try check("add route \(destination)/\(prefixLength) via \(name)", netft_nl_route_add(handle, index, family, bytes, prefixLength))
+    }
+
+    public func links() throws(SystemError) -> [Link] {
+        let box = Collector<Link>()
+        let ctx = Unmanaged.passUnretained(box).toOpaque()
+        try check("list links", netft_nl_dump_links(handle, { raw, _, ctx in
+            Unmanaged<Collector<Link>>.fromOpaque(ctx!).takeUnretainedValue().items.append(Netlink.link(raw!.pointee))
+        }, ctx))
+        return box.items
+    }
+
+    public func addresses() throws(SystemError) -> [Address] {
+        let box = Collector<Address>()
+        let ctx = Unmanaged.passUnretained(box).toOpaque()
+        try check("list addresses", netft_nl_dump_addrs(handle, { raw, _, ctx in
+            Unmanaged<Collector<Address>>.fromOpaque(ctx!).takeUnretainedValue().items.append(Netlink.address(raw!.pointee))
+        }, ctx))
+        return box.items
+    }
+
+    public func neighbours(ipv6: Bool = false) throws(SystemError) -> [Neighbour] {
+        let box = Collector<Neighbour>()
+        let ctx = Unmanaged.passUnretained(box).toOpaque()
+        try check("list neighbours", netft_nl_dump_neighbours(handle, ipv6 ? AF_INET6 : AF_INET, { raw, ctx in
+            let n = raw!.pointee
+            let address = Netlink.ip(family: n.family, n.addr)
+            let mac = n.has_mac != 0 ? withUnsafeBytes(of: n.mac, Array.init) : nil
+            Unmanaged<Collector<Neighbour>>.fromOpaque(ctx!).takeUnretainedValue().items.append(
+                Neighbour(interfaceIndex: n.ifindex, address: address, mac: mac, state: n.state))
+        }, ctx))
+        return box.items
+    }
+
+    public enum Change: Equatable, Sendable {
+        case link(Link, removed: Bool)
+        case address(Address, removed: Bool)
+    }
+
+    /// Reads every pending change from a monitor socket (non-blocking).
+    public func pendingChanges() throws(SystemError) -> [Change] {
+        let box = Collector<Change>()
+        let ctx = Unmanaged.passUnretained(box).toOpaque()
+        try check("read rtnetlink notifications", netft_nl_read_events(handle, { raw, deleted, ctx in
+            Unmanaged<Collector<Change>>.fromOpaque(ctx!).takeUnretainedValue().items.append(.link(Netlink.link(raw!.pointee), removed: deleted != 0))
+        }, { raw, deleted, ctx in
+            Unmanaged<Collector<Change>>.fromOpaque(ctx!).takeUnretainedValue().items.append(.address(Netlink.address(raw!.pointee), removed: deleted != 0))
+        }, ctx))
+        return box.items
+    }
+
+    private final class Collector<T> { var items: [T] = [] }
+
+    static func link(_ l: netft_nl_link) -> Link {
+        let name = withUnsafeBytes(of: l.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return Link(
+            index: l.ifindex, name: name, isUp: l.flags & UInt32(IFF_UP) != 0,
+            hasCarrier: l.flags & UInt32(0x10000) != 0,  // IFF_LOWER_UP
+            mtu: l.mtu, mac: withUnsafeBytes(of: l.mac, Array.init))
+    }
+
+    static func address(_ a: netft_nl_addr) -> Address {
+        Address(interfaceIndex: a.ifindex, address: ip(family: a.family, a.addr), prefixLength: a.prefix)
+    }
+
+    static func ip(family: Int32, _ bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) -> IPAddress {
+        let all = withUnsafeBytes(of: bytes, Array.init)
+        if family == AF_INET { return .v4(all[0..<4].reduce(0) { $0 << 8 | UInt32($1) }) }
+        return IPAddress(bytes16: all)
+    }
+
+    static func raw(_ address: IPAddress) -> (Int32, [UInt8]) {
+        switch address {
+        case .v4(let a): (AF_INET, withUnsafeBytes(of: a.bigEndian, Array.init))
+        case .v6: (AF_INET6, address.bytes16)
+        }
+    }
+}
