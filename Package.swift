@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -39,10 +41,19 @@ let package = Package(
         ),
         // Lab fabrics: namespaces, veths, switches. Used by the CLI and the tests.
         .target(name: "NetFTLab", dependencies: ["NetFTDataplane"]),
+        // The node: configuration, interface and topology managers, the event loop, control.
+        .target(
+            name: "NetFTDaemon",
+            dependencies: [
+                "NetFTCore", "NetFTDataplane",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "netft",
             dependencies: [
-                "NetFTCore", "NetFTDataplane", "NetFTLab",
+                "NetFTCore", "NetFTDataplane", "NetFTLab", "NetFTDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +65,11 @@ let package = Package(
             dependencies: ["EmbedBPF"]
         ),
         .testTarget(name: "NetFTCoreTests", dependencies: ["NetFTCore"]),
+        .testTarget(
+            name: "NetFTDaemonTests",
+            dependencies: ["NetFTDaemon", "NetFTCore", "NetFTLab", "NetFTDataplane"],
+            resources: [.copy("Configs")]
+        ),
         .testTarget(
             name: "NetFTDataplaneTests",
             dependencies: ["NetFTDataplane", "NetFTCore", "NetFTLab", "CNetFTShims"],

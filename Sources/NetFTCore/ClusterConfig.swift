@@ -1,0 +1,67 @@
+/// A node's configuration, after parsing and validation: the cluster, its
+/// networks and nodes, security and heartbeat settings.
+public struct ClusterConfig: Equatable, Sendable {
+    public enum Role: String, Sendable { case cluster, none }
+    public enum Profile: String, Sendable { case `default`, fast }
+
+    public struct Network: Equatable, Sendable {
+        public var name: String
+        public var subnet: IPAddress
+        public var prefixLength: Int
+        public var role: Role
+        /// Lower is preferred (metric-like).
+        public var priority: Int
+        public init(name: String, subnet: IPAddress, prefixLength: Int, role: Role = .cluster, priority: Int) {
+            self.name = name
+            self.subnet = subnet
+            self.prefixLength = prefixLength
+            self.role = role
+            self.priority = priority
+        }
+        public func contains(_ address: IPAddress) -> Bool { address.sharesPrefix(subnet, length: prefixLength) }
+    }
+
+    public struct Node: Equatable, Sendable {
+        public var name: String
+        public var id: NodeID
+        public var addresses: [IPAddress]
+        public init(name: String, id: NodeID, addresses: [IPAddress]) {
+            self.name = name
+            self.id = id
+            self.addresses = addresses
+        }
+    }
+
+    public struct Heartbeat: Equatable, Sendable {
+        public var profile: Profile = .default
+        public var sameSubnet = HeartbeatSettings.windowsDefault
+        public var crossSubnet = HeartbeatSettings.windowsDefault
+        public var fast = HeartbeatSettings.fast
+        public var historyLength = 10
+        public var upAfter = 1
+        public init() {}
+
+        /// The settings a route gets.
+        public func settings(crossSubnet cross: Bool) -> HeartbeatSettings {
+            var s = profile == .fast ? fast : (cross ? crossSubnet : sameSubnet)
+            s.historyLength = profile == .fast ? max(historyLength, s.historyLength) : historyLength
+            if profile != .fast { s.upAfter = upAfter }
+            return s
+        }
+    }
+
+    public var cluster: String
+    public var port: UInt16 = Wire.defaultPort
+    public var security: SecurityLevel = .sign
+    public var keyFile: String?
+    public var heartbeat = Heartbeat()
+    /// PlumbAllCrossSubnetRoutes: a route for every pair, not only same-network pairs.
+    public var plumbAllCrossSubnetRoutes = false
+    public var networks: [Network] = []
+    public var nodes: [Node] = []
+
+    public init(cluster: String) { self.cluster = cluster }
+
+    public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
+    public func network(containing address: IPAddress) -> Network? { networks.first { $0.contains(address) } }
+}
