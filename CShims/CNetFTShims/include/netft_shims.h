@@ -61,6 +61,18 @@ int netft_xsk_create(const char *ifname, void *umem_area, const struct netft_xsk
 void netft_xsk_destroy(struct netft_xsk *x);
 int netft_xsk_fd(const struct netft_xsk *x);
 
+/* One UMEM for several sockets (one per NIC): frames move freely between them. */
+struct netft_umem;
+int netft_umem_create(void *area, uint32_t frame_size, uint32_t frame_count, uint32_t ring_size,
+		      struct netft_umem **out);
+/* -EBUSY while sockets still use it. */
+int netft_umem_destroy(struct netft_umem *u);
+int netft_xsk_create_shared(const char *ifname, struct netft_umem *u, void *area, const struct netft_xsk_options *opt,
+			    struct netft_xsk **out);
+
+/* The kernel's drop counters for this socket (XDP_STATISTICS). */
+int netft_xsk_statistics(const struct netft_xsk *x, struct xdp_statistics *out);
+
 uint32_t netft_xsk_fill_reserve(struct netft_xsk *x, uint32_t n, uint32_t *idx);
 void netft_xsk_fill_set(struct netft_xsk *x, uint32_t idx, uint64_t addr);
 void netft_xsk_fill_submit(struct netft_xsk *x, uint32_t n);
@@ -144,5 +156,26 @@ int netft_nl_dump_addrs(struct netft_nl *nl, netft_nl_addr_cb cb, void *ctx);
 int netft_nl_dump_neighbours(struct netft_nl *nl, int family, netft_nl_neigh_cb cb, void *ctx);
 /* Reads every pending monitor message; returns how many batches were read. */
 int netft_nl_read_events(struct netft_nl *nl, netft_nl_link_cb link_cb, netft_nl_addr_cb addr_cb, void *ctx);
+
+/* ---- UDP batches (recvmmsg/sendmmsg) over caller-owned buffers ---- */
+struct sockaddr;
+struct netft_udp_batch;
+/* count messages; message i uses buffers + i * buffer_size. */
+struct netft_udp_batch *netft_udp_batch_new(unsigned count, void *buffers, unsigned buffer_size);
+void netft_udp_batch_free(struct netft_udp_batch *b);
+/* Receives up to max datagrams without blocking; count, or -errno (-EAGAIN: none). */
+int netft_udp_recv(int fd, struct netft_udp_batch *b, unsigned max);
+uint32_t netft_udp_batch_len(const struct netft_udp_batch *b, unsigned i);
+const struct sockaddr *netft_udp_batch_addr(const struct netft_udp_batch *b, unsigned i, uint32_t *len);
+/* Prepares message i: len bytes of its buffer to the given address. */
+void netft_udp_batch_set(struct netft_udp_batch *b, unsigned i, uint32_t len, const struct sockaddr *to, uint32_t tolen);
+/* Sends messages start..start+n-1; how many went, or -errno. */
+int netft_udp_send(int fd, struct netft_udp_batch *b, unsigned start, unsigned n);
+
+/* ---- signals ---- */
+/* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and returns a signalfd for them. */
+int netft_signals_open(void);
+/* The next pending signal number, 0 if none, or -errno. */
+int netft_signals_read(int fd);
 
 #endif

@@ -1,0 +1,29 @@
+/* Signals as a file descriptor the event loop polls (signalfd). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include "netft_shims.h"
+
+int netft_signals_open(void)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
+		return -errno;
+	int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int netft_signals_read(int fd)
+{
+	struct signalfd_siginfo info;
+	ssize_t n = read(fd, &info, sizeof(info));
+	if (n != sizeof(info))
+		return n < 0 ? -errno : 0;
+	return (int)info.ssi_signo;
+}

@@ -1,0 +1,61 @@
+import Foundation
+import NetFTCore
+import NetFTDataplane
+
+extension NodeRuntime {
+    func snapshot() -> NodeStatus {
+        let now = Instant.now
+        var routes: [NodeStatus.RouteInfo] = []
+        for peer in engine.table.peerIDs {
+            let active = engine.table.activeRoute(to: peer)
+            for id in engine.table.routeIDs(to: peer) {
+                guard let s = engine.table.status(id) else { continue }
+                let r = s.route
+                let rtt = s.monitor.rtt
+                routes.append(.init(
+                    id: r.id, peer: r.peerName, peer_id: r.peer, network: r.network, interface: r.localInterface,
+                    real_local: "\(r.realLocal.address)", real_remote: "\(r.realRemote.address)",
+                    virtual_remote: "\(r.virtualRemote.address)", state: s.state.rawValue, active: active == id,
+                    diagnosis: s.diagnosis?.description, reason: s.diagnosis?.code,
+                    rtt_ms: Double(rtt.smoothed) / 1e6, rtt_min_ms: rtt.samples > 0 ? Double(rtt.minimum) / 1e6 : 0,
+                    rtt_max_ms: Double(rtt.maximum) / 1e6, loss: s.monitor.history.lossRate,
+                    delay_ms: r.heartbeat.delay.value, threshold: r.heartbeat.threshold, priority: r.priority,
+                    frames_sent: s.counters.framesSent, frames_received: s.counters.framesReceived,
+                    bytes_sent: s.counters.bytesSent, bytes_received: s.counters.bytesReceived, unacked: s.unacked.count))
+            }
+        }
+        let nodes = config.nodes.filter { $0.id != me.id }.map { n in
+            let ids = engine.table.routeIDs(to: n.id)
+            return NodeStatus.NodeInfo(
+                name: n.name, id: n.id, reachable: engine.table.isReachable(n.id), active_route: engine.table.activeRoute(to: n.id),
+                virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: n.id))",
+                virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: n.id))",
+                routes_up: ids.filter { engine.table.status($0)?.state == .up }.count, routes: ids.count)
+        }
+        var drops: [String: UInt64] = ["no_peer": noPeerDrops, "no_route": noRouteDrops]
+        for reason in FrameError.allCases where engine.drops[reason] > 0 { drops[reason.rawValue] = engine.drops[reason] }
+        if let xdp = port as? XDPPort {
+            for (link, st) in zip(xdp.links, xdp.socketStatistics()) {
+                drops["xsk_\(link.name)_rx_dropped"] = st.dropped
+                drops["xsk_\(link.name)_fill_ring_empty"] = st.fillEmpty
+                drops["xsk_\(link.name)_rx_ring_full"] = st.rxFull
+            }
+            drops["xdp_tx_ring_full"] = xdp.counters.txFull
+            drops["xdp_no_free_frame"] = xdp.counters.noFrame
+            drops["xdp_unparsed"] = xdp.counters.unparsed
+            drops["xdp_sent_via_kernel"] = xdp.counters.viaKernel
+        }
+        return NodeStatus(
+            node: me.name, node_id: me.id, cluster: config.cluster, dataplane: port.kind.rawValue, dataplane_reason: dataplaneReason,
+            adapter: adapter.name, virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id))",
+            virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id))", mtu: adapter.mtu,
+            uptime_s: Double(now.since(started)) / 1e9, routes: routes, nodes: nodes, drops: drops, warnings: warnings)
+    }
+
+    func answer(_ request: String) -> Data {
+        switch request {
+        case "status", "routes", "nodes": return NodeStatus.encode(snapshot())
+        default: return Data("{\"error\": \"unknown request '\(request)': ask status, routes or nodes\"}".utf8)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import NetFTCore
+
+/// What `netft status|routes|nodes` show: a snapshot of the node, as JSON.
+struct NodeStatus: Codable {
+    struct RouteInfo: Codable {
+        var id: UInt32
+        var peer: String
+        var peer_id: UInt32
+        var network: String
+        var interface: String
+        var real_local: String
+        var real_remote: String
+        var virtual_remote: String
+        var state: String
+        var active: Bool
+        var diagnosis: String?
+        var reason: String?
+        var rtt_ms: Double
+        var rtt_min_ms: Double
+        var rtt_max_ms: Double
+        var loss: Double
+        var delay_ms: UInt64
+        var threshold: Int
+        var priority: Int
+        var frames_sent: UInt64
+        var frames_received: UInt64
+        var bytes_sent: UInt64
+        var bytes_received: UInt64
+        var unacked: Int
+    }
+
+    struct NodeInfo: Codable {
+        var name: String
+        var id: UInt32
+        var reachable: Bool
+        var active_route: UInt32?
+        var virtual_ipv4: String
+        var virtual_ipv6: String
+        var routes_up: Int
+        var routes: Int
+    }
+
+    var node: String
+    var node_id: UInt32
+    var cluster: String
+    var dataplane: String
+    var dataplane_reason: String?
+    var adapter: String
+    var virtual_ipv4: String
+    var virtual_ipv6: String
+    var mtu: UInt32
+    var uptime_s: Double
+    var routes: [RouteInfo]
+    var nodes: [NodeInfo]
+    var drops: [String: UInt64]
+    var warnings: [String]
+
+    static func encode<T: Encodable>(_ value: T) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+}

@@ -1,0 +1,58 @@
+import NetFTCore
+
+/// Which dataplane carries the frames.
+public enum DataplaneKind: String, CaseIterable, Sendable {
+    /// AF_XDP sockets fed by the XDP classifier (the fast path).
+    case xdp
+    /// Ordinary UDP sockets with recvmmsg/sendmmsg (the fallback and the baseline).
+    case udp
+}
+
+/// A local interface the dataplane sends and receives on.
+public struct DataplaneLink: Equatable, Sendable {
+    public var name: String
+    public var index: Int32
+    public var address: IPAddress
+    public init(name: String, index: Int32, address: IPAddress) {
+        self.name = name
+        self.index = index
+        self.address = address
+    }
+}
+
+/// What to do with a received frame once the engine has seen it.
+public enum ReceiveAction: Equatable, Sendable {
+    case done
+    /// The buffer now holds a reply of this many bytes: send it back where it came from.
+    case reply(length: Int)
+}
+
+/// Where an outbound frame goes.
+public struct Outbound: Equatable, Sendable {
+    public var link: Int
+    public var remote: Endpoint
+    public var length: Int
+    public init(link: Int, remote: Endpoint, length: Int) {
+        self.link = link
+        self.remote = remote
+        self.length = length
+    }
+}
+
+/// The narrow interface the node's event loop drives, whichever dataplane
+/// runs under it. Buffers are lent for the duration of a call: the engine
+/// works on them in place.
+public protocol DataplanePort: AnyObject {
+    var kind: DataplaneKind { get }
+    var links: [DataplaneLink] { get }
+    /// Descriptors that become readable when frames arrive.
+    var descriptors: [Int32] { get }
+    /// Hands up to `limit` received netft frames (the UDP payload) to `body`.
+    /// Returns how many were handled.
+    func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int) -> ReceiveAction) -> Int
+    /// Lends a buffer for one netft frame; `body` fills it and says where it goes
+    /// (nil: nothing to send). The frame is queued until `flush`.
+    func send(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?)
+    /// Sends everything queued.
+    func flush()
+}

@@ -1,0 +1,55 @@
+import CNetFTShims
+import Glibc
+
+/// The node's one UMEM, shared by the AF_XDP sockets of all its NICs, and
+/// the stack of frames that nobody (kernel or ring) holds right now.
+final class UMEMPool {
+    let area: UnsafeMutableRawPointer
+    let frameSize: Int
+    let frameCount: Int
+    let handle: OpaquePointer
+    private var free: UnsafeMutablePointer<UInt64>
+    private(set) var freeCount = 0
+
+    init(frameSize: Int = 2048, frameCount: Int = 8192, ringSize: UInt32) throws(SystemError) {
+        self.frameSize = frameSize
+        self.frameCount = frameCount
+        let bytes = frameSize * frameCount
+        guard let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mapped != MAP_FAILED else {
+            throw SystemError("map a \(bytes)-byte UMEM", errno: errno)
+        }
+        area = mapped
+        var h: OpaquePointer?
+        let result = netft_umem_create(area, UInt32(frameSize), UInt32(frameCount), ringSize, &h)
+        if result != 0 {
+            munmap(area, bytes)
+            throw SystemError("register a \(bytes)-byte UMEM", returned: result)
+        }
+        handle = h!
+        free = .allocate(capacity: frameCount)
+        for i in 0..<frameCount { put(UInt64(i * frameSize)) }
+    }
+
+    deinit {
+        _ = netft_umem_destroy(handle)
+        munmap(area, frameSize * frameCount)
+        free.deallocate()
+    }
+
+    @inline(__always) func take() -> UInt64? {
+        guard freeCount > 0 else { return nil }
+        freeCount -= 1
+        return free[freeCount]
+    }
+
+    @inline(__always) func put(_ address: UInt64) {
+        free[freeCount] = address - address % UInt64(frameSize)
+        freeCount += 1
+    }
+
+    /// The whole UMEM frame holding `address`, from `address` to the frame's end.
+    @inline(__always) func buffer(at address: UInt64) -> UnsafeMutableRawBufferPointer {
+        let end = Int(address) - Int(address) % frameSize + frameSize
+        return UnsafeMutableRawBufferPointer(start: area + Int(address), count: end - Int(address))
+    }
+}
