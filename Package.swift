@@ -40,7 +40,7 @@ let package = Package(
             plugins: ["BPFObjectPlugin"]
         ),
         // Lab fabrics: namespaces, veths, switches. Used by the CLI and the tests.
-        .target(name: "NetFTLab", dependencies: ["NetFTDataplane"]),
+        .target(name: "NetFTLab", dependencies: ["NetFTDataplane", "NetFTDaemon", "NetFTCore"]),
         // The node: configuration, interface and topology managers, the event loop, control.
         .target(
             name: "NetFTDaemon",
@@ -74,6 +74,11 @@ let package = Package(
             name: "NetFTDataplaneTests",
             dependencies: ["NetFTDataplane", "NetFTCore", "NetFTLab", "CNetFTShims"],
             resources: [.copy("Fixtures")]
+        ),
+        // Whole nodes in namespaces: daemons, traffic, failures. Needs root.
+        .testTarget(
+            name: "NetFTIntegrationTests",
+            dependencies: ["NetFTLab", "NetFTDaemon", "NetFTDataplane", "NetFTCore", "CNetFTShims"]
         ),
         .executableTarget(
             name: "NetFTCoreBenchmarks",

@@ -33,6 +33,34 @@ public enum NetworkNamespace {
         return try box.result!.get()
     }
 
+    /// Starts `body` on its own thread inside the namespace; `join` waits for its result.
+    public static func spawn<T>(_ name: String, _ body: @escaping () throws -> T) -> Spawned<T> {
+        let spawned = Spawned<T>()
+        let box = ResultBox<T>(body)
+        let thread = Thread {
+            box.result = Result { try NetworkNamespace.run(name, box.body) }
+            spawned.finish(box.result!)
+        }
+        thread.start()
+        return spawned
+    }
+
+    public final class Spawned<T>: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var result: Result<T, Error>?
+        func finish(_ r: Result<T, Error>) {
+            result = r
+            done.signal()
+        }
+        /// Waits at most `seconds`; throws the body's error, or a timeout.
+        public func join(seconds: Double) throws -> T {
+            guard done.wait(timeout: .now() + seconds) == .success else {
+                throw SystemError("wait for a namespace thread (\(seconds) s)", errno: ETIMEDOUT)
+            }
+            return try result!.get()
+        }
+    }
+
     private final class ResultBox<T>: @unchecked Sendable {
         let body: () throws -> T
         var result: Result<T, Error>?

@@ -1,0 +1,229 @@
+import Foundation
+import Glibc
+import NetFTCore
+import NetFTDaemon
+import NetFTDataplane
+
+/// A whole cluster on one machine: a namespace per node, a namespace per
+/// network acting as the switch (a bridge), a veth from every node to every
+/// switch, addresses in 198.18.0.0/15, a generated configuration and key,
+/// and a netft daemon per node. Names are unique per run; `tearDown` (also
+/// on deinit) stops the daemons and removes every namespace, pin and file.
+public final class ClusterFabric {
+    public struct Spec: Sendable {
+        public var nodes = 2
+        public var networks = 2
+        public var profile = ClusterConfig.Profile.fast
+        public var dataplane = DataplaneKind.udp
+        public var security = SecurityLevel.sign
+        public init() {}
+    }
+
+    public struct Node: Sendable {
+        public var name: String
+        public var id: NodeID
+        public var namespace: String
+        public var interfaces: [(name: String, address: IPAddress)]
+        public var controlPath: String
+        public var logPath: String
+        public var virtualIPv4: IPAddress
+        public var virtualIPv6: IPAddress
+    }
+
+    public let spec: Spec
+    public let tag: String
+    public let workDirectory: String
+    public let cluster: String
+    public private(set) var nodes: [Node] = []
+    public private(set) var switches: [String] = []
+    public let configPath: String
+    public let pinRoot: String
+    let binary: String
+    private var daemons: [String: Process] = [:]
+    private var torn = false
+
+    /// The subnet of network `k` (0-based): 198.18.(k+1).0/24; node i has host i+1.
+    public static func address(network k: Int, node i: Int) -> IPAddress { .v4(0xC612_0000 | UInt32(k + 1) << 8 | UInt32(i + 1)) }
+
+    public init(spec: Spec, binary: String, tag: String = "lab") throws {
+        self.spec = spec
+        self.binary = binary
+        let unique = "\(getpid() % 100000)\(UInt16.random(in: 0...UInt16.max) % 1000)"
+        self.tag = "nft\(tag.prefix(4))\(unique)"
+        cluster = "lab-\(unique)"
+        workDirectory = "/tmp/netft-\(self.tag)"
+        configPath = "\(workDirectory)/netft.yaml"
+        pinRoot = "\(XDPClassifier.defaultPinRoot)/\(self.tag)"
+        do {
+            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try build()
+            try writeConfiguration()
+        } catch {
+            tearDown()
+            throw error
+        }
+    }
+
+    deinit { tearDown() }
+
+    private func build() throws {
+        for k in 0..<spec.networks {
+            let sw = "\(tag)-sw\(k)"
+            try Shell.run(["ip", "netns", "add", sw])
+            switches.append(sw)
+            try Shell.run(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"])
+            try Shell.run(["ip", "-n", sw, "link", "set", "br0", "up"])
+        }
+        for i in 0..<spec.nodes {
+            let name = "node\(i + 1)"
+            let ns = "\(tag)-\(name)"
+            try Shell.run(["ip", "netns", "add", ns])
+            try Shell.run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            var interfaces: [(String, IPAddress)] = []
+            for k in 0..<spec.networks {
+                let ifname = "eth\(k)"
+                let port = "n\(i + 1)"
+                try Shell.run(["ip", "-n", ns, "link", "add", ifname, "type", "veth", "peer", "name", port, "netns", switches[k]])
+                try Shell.run(["ip", "-n", switches[k], "link", "set", port, "master", "br0", "up"])
+                let address = Self.address(network: k, node: i)
+                try Shell.run(["ip", "-n", ns, "addr", "add", "\(address)/24", "dev", ifname])
+                try Shell.run(["ip", "-n", ns, "link", "set", ifname, "up"])
+                interfaces.append((ifname, address))
+            }
+            nodes.append(Node(
+                name: name, id: NodeID(i + 1), namespace: ns, interfaces: interfaces,
+                controlPath: "\(workDirectory)/\(name).sock", logPath: "\(workDirectory)/\(name).log",
+                virtualIPv4: VirtualAddresses.ipv4(cluster: cluster, node: NodeID(i + 1)),
+                virtualIPv6: VirtualAddresses.ipv6(cluster: cluster, node: NodeID(i + 1))))
+        }
+    }
+
+    private func writeConfiguration() throws {
+        var key = [UInt8](repeating: 0, count: 32)
+        for i in key.indices { key[i] = UInt8.random(in: 0...255) }
+        let keyPath = "\(workDirectory)/cluster.key"
+        guard FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
+            throw SystemError("write \(keyPath)", errno: errno)
+        }
+        var text = """
+            cluster: \(cluster)
+            security: \(spec.security)
+            key_file: \(keyPath)
+            heartbeat: {profile: \(spec.profile.rawValue)}
+            networks:
+
+            """
+        for k in 0..<spec.networks { text += "  - {name: net\(k + 1), subnet: 198.18.\(k + 1).0/24, priority: \((k + 1) * 100)}\n" }
+        text += "nodes:\n"
+        for (i, node) in nodes.enumerated() {
+            let addresses = (0..<spec.networks).map { "\(Self.address(network: $0, node: i))" }.joined(separator: ", ")
+            text += "  - {name: \(node.name), id: \(node.id), addresses: [\(addresses)]}\n"
+        }
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    public func node(_ name: String) -> Node { nodes.first { $0.name == name }! }
+
+    // MARK: Daemons
+
+    public func start(_ name: String, dataplane: DataplaneKind? = nil) throws {
+        let node = node(name)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        process.arguments = [
+            "--net=\(NetworkNamespace.path(node.namespace))", binary, "run", "--config", configPath, "--node", node.name,
+            "--dataplane", (dataplane ?? spec.dataplane).rawValue, "--control", node.controlPath, "--pin-root", "\(pinRoot)/\(node.name)",
+        ]
+        _ = FileManager.default.createFile(atPath: node.logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        daemons[name] = process
+    }
+
+    public func startAll() throws { for node in nodes { try start(node.name) } }
+
+    /// Stops a daemon with `signal` and waits for it (SIGKILL after `seconds`).
+    @discardableResult
+    public func stop(_ name: String, signal: Int32 = SIGTERM, seconds: Double = 5) -> Int32? {
+        guard let process = daemons.removeValue(forKey: name) else { return nil }
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    public func isRunning(_ name: String) -> Bool { daemons[name]?.isRunning ?? false }
+
+    /// The daemon's status document, or nil if it does not answer.
+    public func status(_ name: String) -> [String: Any]? {
+        guard let data = try? ControlClient.ask("status", path: node(name).controlPath) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+
+    public func routes(_ name: String) -> [[String: Any]] { status(name)?["routes"] as? [[String: Any]] ?? [] }
+
+    /// Waits until every route of every running daemon is up; false at the deadline.
+    public func waitAllRoutesUp(seconds: Double) -> Bool {
+        wait(seconds: seconds) {
+            self.nodes.allSatisfy { n in
+                let r = self.routes(n.name)
+                return r.count == (self.spec.nodes - 1) * self.spec.networks && r.allSatisfy { $0["state"] as? String == "up" }
+            }
+        }
+    }
+
+    /// Polls `condition` every 10 ms until it holds or `seconds` pass.
+    public func wait(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
+    public func log(_ name: String) -> String { (try? String(contentsOfFile: node(name).logPath, encoding: .utf8)) ?? "" }
+
+    /// Runs a command inside a node's namespace (network only); true on exit 0.
+    @discardableResult
+    public func exec(_ name: String, _ arguments: [String]) -> Bool {
+        (try? Shell.run(["nsenter", "--net=\(NetworkNamespace.path(node(name).namespace))"] + arguments)) != nil
+    }
+
+    public func setLink(_ name: String, network k: Int, up: Bool) throws {
+        try Shell.run(["ip", "-n", node(name).namespace, "link", "set", "eth\(k)", up ? "up" : "down"])
+    }
+
+    // MARK: Teardown
+
+    public func tearDown() {
+        guard !torn else { return }
+        torn = true
+        for name in Array(daemons.keys) { stop(name) }
+        for ns in nodes.map(\.namespace) + switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
+        // Pins of daemons that could not clean up (killed) go with the run.
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: pinRoot) {
+            for node in names {
+                for iface in (try? FileManager.default.contentsOfDirectory(atPath: "\(pinRoot)/\(node)")) ?? [] {
+                    for pin in (try? FileManager.default.contentsOfDirectory(atPath: "\(pinRoot)/\(node)/\(iface)")) ?? [] {
+                        unlink("\(pinRoot)/\(node)/\(iface)/\(pin)")
+                    }
+                    rmdir("\(pinRoot)/\(node)/\(iface)")
+                }
+                rmdir("\(pinRoot)/\(node)")
+            }
+        }
+        rmdir(pinRoot)
+        rmdir(XDPClassifier.defaultPinRoot)
+        if ProcessInfo.processInfo.environment["NETFT_KEEP_LOGS"] == nil { try? FileManager.default.removeItem(atPath: workDirectory) }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Glibc
+import NetFTCore
+import NetFTDataplane
+import NetFTLab
+import Testing
+
+/// Two nodes joined by two networks (a switch namespace each), daemons as in
+/// production, with each dataplane.
+@Suite("Two nodes over two networks", .serialized)
+struct TwoNodeTests {
+    @Test("ping (IPv4 and IPv6) and a checked 50 MB TCP transfer", arguments: DataplaneKind.allCases)
+    func pingAndTCP(dataplane: DataplaneKind) throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = dataplane
+        let fabric = try upFabric(spec, tag: "two\(dataplane.rawValue)")
+        defer { fabric.tearDown() }
+        let b = fabric.node("node2")
+        #expect(fabric.exec("node1", ["ping", "-c", "3", "-i", "0.2", "-W", "2", "\(b.virtualIPv4)"]), "IPv4 ping to node2's virtual address")
+        #expect(fabric.exec("node1", ["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "\(b.virtualIPv6)%netft0"]), "IPv6 ping to node2's link-local virtual address")
+        let result = try TCPTransfer.run(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4, bytes: 50 << 20)
+        #expect(result.bytes == 50 << 20 && result.intact, "every byte arrived intact")
+        print("[\(dataplane)] 50 MB TCP through the tunnel: \(String(format: "%.2f", result.gbps)) Gbit/s")
+        let status = try #require(fabric.status("node1"))
+        #expect(status["dataplane"] as? String == dataplane.rawValue)
+    }
+
+    @Test("cutting the active route's link during a TCP transfer", arguments: DataplaneKind.allCases)
+    func linkCutDuringTransfer(dataplane: DataplaneKind) throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = dataplane
+        let fabric = try upFabric(spec, tag: "cut\(dataplane.rawValue)")
+        defer { fabric.tearDown() }
+        let b = fabric.node("node2")
+        var cut = -1
+        let result = try TCPTransfer.run(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4, bytes: 50 << 20) {
+            let active = fabric.routes("node1").first { $0["active"] as? Bool == true }
+            let network = (active?["network"] as? String).flatMap { Int($0.dropFirst(3)) } ?? 1
+            cut = network - 1
+            try fabric.setLink("node1", network: cut, up: false)
+        }
+        #expect(cut >= 0)
+        #expect(result.bytes == 50 << 20 && result.intact, "the transfer completed intact across the failover")
+        print("[\(dataplane)] link cut during TCP: traffic stopped for \(Int(result.longestStallSeconds * 1000)) ms; \(String(format: "%.2f", result.gbps)) Gbit/s overall")
+        let routes = fabric.routes("node1")
+        let down = routes.first { $0["network"] as? String == "net\(cut + 1)" }
+        #expect(down?["state"] as? String == "down")
+        #expect(down?["reason"] as? String == "local_link_down")
+        #expect(routes.contains { $0["active"] as? Bool == true && $0["network"] as? String != "net\(cut + 1)" })
+        #expect(fabric.log("node1").contains("Setting state to Down for route from 198.18.\(cut + 1).1 to 198.18.\(cut + 1).2 (local_link_down)"))
+    }
+
+    @Test func sigtermLeavesNothingBehind() throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = .xdp
+        let fabric = try upFabric(spec, tag: "term")
+        defer { fabric.tearDown() }
+        let pins = "\(fabric.pinRoot)/node1"
+        #expect(FileManager.default.fileExists(atPath: "\(pins)/eth0/stats"), "pins exist while running")
+        #expect(fabric.stop("node1") == 0, "exit 0 after SIGTERM")
+        #expect(!FileManager.default.fileExists(atPath: pins), "pins removed")
+        #expect(!fabric.exec("node1", ["ip", "link", "show", "netft0"]), "TUN device removed")
+        #expect(!fabric.exec("node1", ["sh", "-c", "ip link show eth0 | grep -q xdp"]), "XDP detached from eth0")
+        #expect(!FileManager.default.fileExists(atPath: fabric.node("node1").controlPath), "control socket removed")
+    }
+
+    @Test func aSecondDaemonForTheSameNodeIsRefused() throws {
+        try requireKernelLab()
+        let fabric = try upFabric(ClusterFabric.Spec(), tag: "dup")
+        defer { fabric.tearDown() }
+        let n = fabric.node("node1")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        process.arguments = ["--net=/run/netns/\(n.namespace)", netftBinary, "run", "--config", fabric.configPath, "--node", "node1",
+                             "--dataplane", "udp", "--control", n.controlPath, "--adapter", "netft9"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 1)
+        #expect(message.contains("another netft daemon"), "\(message)")
+        #expect(fabric.status("node1") != nil, "the first daemon still answers")
+    }
+}
