@@ -53,3 +53,40 @@ void netft_pcap_close(struct netft_pcap *p)
 	pcap_close(p->handle);
 	free(p);
 }
+
+int netft_pcap_open_live(const char *ifname, const char *filter, char *error, size_t error_len, struct netft_pcap **out)
+{
+	char buffer[PCAP_ERRBUF_SIZE] = {0};
+	pcap_t *handle = pcap_create(ifname, buffer);
+	if (!handle) {
+		snprintf(error, error_len, "%s", buffer);
+		return -EINVAL;
+	}
+	pcap_set_snaplen(handle, 65535);
+	pcap_set_immediate_mode(handle, 1);
+	pcap_set_promisc(handle, 1);
+	int err = pcap_activate(handle);
+	struct bpf_program program;
+	if (err < 0 || pcap_setnonblock(handle, 1, buffer) < 0 ||
+	    (filter && (pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
+			pcap_setfilter(handle, &program) < 0))) {
+		snprintf(error, error_len, "%s", pcap_geterr(handle));
+		pcap_close(handle);
+		return -EINVAL;
+	}
+	if (filter)
+		pcap_freecode(&program);
+	struct netft_pcap *p = calloc(1, sizeof(*p));
+	if (!p) {
+		pcap_close(handle);
+		return -ENOMEM;
+	}
+	p->handle = handle;
+	*out = p;
+	return 0;
+}
+
+int netft_pcap_fd(struct netft_pcap *p)
+{
+	return pcap_get_selectable_fd(p->handle);
+}

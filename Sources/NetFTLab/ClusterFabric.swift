@@ -40,6 +40,7 @@ public final class ClusterFabric {
     public let pinRoot: String
     let binary: String
     private var daemons: [String: Process] = [:]
+    private var extraNamespaces: [String] = []
     private var torn = false
 
     /// The subnet of network `k` (0-based): 198.18.(k+1).0/24; node i has host i+1.
@@ -123,6 +124,20 @@ public final class ClusterFabric {
     }
 
     public func node(_ name: String) -> Node { nodes.first { $0.name == name }! }
+
+    /// Adds a plain host (no daemon) on network `k` with host number `host`;
+    /// returns its namespace. Torn down with the fabric.
+    public func addHost(network k: Int, host: UInt8) throws -> (namespace: String, address: IPAddress) {
+        let ns = "\(tag)-h\(host)"
+        try Shell.run(["ip", "netns", "add", ns])
+        extraNamespaces.append(ns)
+        try Shell.run(["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "h\(host)", "netns", switches[k]])
+        try Shell.run(["ip", "-n", switches[k], "link", "set", "h\(host)", "master", "br0", "up"])
+        let address = IPAddress.v4(0xC612_0000 | UInt32(k + 1) << 8 | UInt32(host))
+        try Shell.run(["ip", "-n", ns, "addr", "add", "\(address)/24", "dev", "eth0"])
+        try Shell.run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        return (ns, address)
+    }
 
     // MARK: Daemons
 
@@ -209,7 +224,7 @@ public final class ClusterFabric {
         guard !torn else { return }
         torn = true
         for name in Array(daemons.keys) { stop(name) }
-        for ns in nodes.map(\.namespace) + switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
+        for ns in nodes.map(\.namespace) + extraNamespaces + switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
         // Pins of daemons that could not clean up (killed) go with the run.
         if let names = try? FileManager.default.contentsOfDirectory(atPath: pinRoot) {
             for node in names {

@@ -105,6 +105,10 @@ int netft_pcap_open_read(const char *path, char *error, size_t error_len, struct
 /* Next frame: 1 with data and len set, 0 at the end, -1 on error (see netft_pcap_error). */
 int netft_pcap_next(struct netft_pcap *p, const uint8_t **data, uint32_t *len);
 const char *netft_pcap_error(struct netft_pcap *p);
+/* Captures live on ifname (in the calling thread's network namespace), non-blocking,
+ * with an optional pcap filter expression. netft_pcap_next answers 0 when nothing waits. */
+int netft_pcap_open_live(const char *ifname, const char *filter, char *error, size_t error_len, struct netft_pcap **out);
+int netft_pcap_fd(struct netft_pcap *p);
 void netft_pcap_close(struct netft_pcap *p);
 
 /* ---- namespaces ---- */
