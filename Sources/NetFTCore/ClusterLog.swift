@@ -19,8 +19,8 @@ public enum ClusterLog {
     /// Attributes: bit 0 heartbeats on (always), bit 1 cross-subnet.
     public static func attributes(_ r: Route) -> Int { 1 | (r.crossSubnet ? 2 : 0) }
 
-    /// The lines for one event; `route(id)` resolves route ids.
-    public static func lines(for event: ClusterEvent, route: (RouteID) -> Route?) -> [String] {
+    /// The lines for one event; `route(id)` resolves route ids, `node(id)` node names.
+    public static func lines(for event: ClusterEvent, route: (RouteID) -> Route?, node: (NodeID) -> String? = { _ in nil }) -> [String] {
         func pair(_ id: RouteID) -> (String, String) {
             guard let r = route(id) else { return ("route \(id)", "?") }
             return ("\(r.realLocal.address)", "\(r.realRemote.address)")
@@ -56,9 +56,9 @@ public enum ClusterLog {
             }
             return ["[NETFT] Route to \(name) changed from \(text(from)) to \(text(to))"]
         case .nodeReachable(let peer):
-            return ["[TM] Node \(peer) is reachable. Route is up and NetFT is ready."]
+            return ["[TM] Node \(node(peer) ?? "\(peer)") (id \(peer)) is reachable. Route is up and NetFT is ready."]
         case .nodeUnreachable(let peer):
-            return ["[TM] Node \(peer) is unreachable: no route is up"]
+            return ["[TM] Node \(node(peer) ?? "\(peer)") (id \(peer)) is unreachable: no route is up"]
         }
     }
 }

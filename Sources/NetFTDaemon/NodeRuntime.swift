@@ -35,6 +35,8 @@ public final class NodeRuntime {
     var routeLinks: [RouteID: (link: Int, remote: Endpoint)] = [:]
     /// Inner destination address -> peer node.
     var peersByVirtualAddress: [IPAddress: NodeID] = [:]
+    /// Last known usability of each dataplane link, to log changes only.
+    var linkUsable: [String: Bool] = [:]
     var noRouteDrops: UInt64 = 0
     var noPeerDrops: UInt64 = 0
     var running = true
@@ -97,8 +99,10 @@ public final class NodeRuntime {
             peersByVirtualAddress[VirtualAddresses.ipv4(cluster: config.cluster, node: peer.id)] = peer.id
             peersByVirtualAddress[VirtualAddresses.ipv6(cluster: config.cluster, node: peer.id)] = peer.id
         }
-        for i in plan.interfaces where !interfaces.isUsable(interface: i.name, address: i.address) {
-            engine.table.linkChanged(interface: i.name, up: false, now: now)
+        for i in plan.interfaces {
+            let usable = ifm.isUsable(interface: i.name, address: i.address)
+            linkUsable[i.name] = usable
+            if !usable { engine.table.linkChanged(interface: i.name, up: false, now: now) }
         }
         logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(v4) \(v6) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), security \(config.security), control \(options.controlPath)")
         logEvents()
@@ -250,6 +254,8 @@ public final class NodeRuntime {
                 let used = port.links.filter { $0.name == name }
                 for link in used {
                     let up = interfaces.isUsable(interface: name, address: link.address)
+                    guard linkUsable[name] != up else { continue }
+                    linkUsable[name] = up
                     log.info("[IM] interface \(name) (\(link.address)) is \(up ? "up" : "down")")
                     engine.table.linkChanged(interface: name, up: up, now: now)
                 }
@@ -277,7 +283,8 @@ public final class NodeRuntime {
 
     func logEvents() {
         for event in engine.table.drainEvents() {
-            for line in ClusterLog.lines(for: event, route: { engine.table.status($0)?.route }) {
+            let names = config.nodes
+            for line in ClusterLog.lines(for: event, route: { engine.table.status($0)?.route }, node: { id in names.first { $0.id == id }?.name }) {
                 log.info("\(line)")
             }
         }
