@@ -36,8 +36,8 @@ public struct HeartbeatMonitor: Sendable {
     public private(set) var linkUp = true
     /// Downs in a row, each within the flap window of the previous.
     public private(set) var recentDowns = 0
-    private var lastDownAt: Instant?
-    private var upSince: Instant?
+    public private(set) var lastDownAt: Instant?
+    public private(set) var upSince: Instant?
     private var requestOutstanding = false
     private var answeredSinceRequest = false
 
@@ -49,6 +49,16 @@ public struct HeartbeatMonitor: Sendable {
 
     /// Good replies needed for Up now: doubles with each recent flap (at most 16x).
     public var requiredReplies: Int { settings.upAfter << min(recentDowns, 4) }
+
+    /// A route back from Down must stay Up this long before it takes traffic
+    /// from another Up route, so a flapping link cannot pull traffic to and fro.
+    public var holdDown: Milliseconds { settings.detectionTime * 4 }
+
+    /// Up again after a Down, but not yet for `holdDown`.
+    public func isSettling(now: Instant) -> Bool {
+        guard state == .up, lastDownAt != nil, let upSince else { return false }
+        return now.since(upSince) < holdDown.nanoseconds
+    }
 
     /// Downs closer together than this count as flapping.
     public var flapWindow: Milliseconds { max(settings.detectionTime * 20, 5000) }

@@ -63,7 +63,7 @@ public struct RouteTable: Sendable {
             if sendRequest { send(routes[i].route.id) }
             if routes[i].state == .down { rediagnose(i, now: now) }
         }
-        for peer in peers.keys { reselect(peer) }
+        for peer in peers.keys { reselect(peer, now: now) }
     }
 
     // MARK: Sending
@@ -154,7 +154,7 @@ public struct RouteTable: Sendable {
         if let event = routes[i].monitor.replyReceived(requestTimestamp: header.timestamp, now: now) {
             apply(event, route: i, now: now)
         }
-        reselect(routes[i].route.peer)
+        reselect(routes[i].route.peer, now: now)
     }
 
     /// The peer's report about its routes to us (from any heartbeat it sent).
@@ -172,7 +172,7 @@ public struct RouteTable: Sendable {
             routes[i].localLinkUp = up
             if let event = routes[i].monitor.linkChanged(up: up, now: now) { apply(event, route: i, now: now) }
         }
-        for peer in peers.keys { reselect(peer) }
+        for peer in peers.keys { reselect(peer, now: now) }
     }
 
     // MARK: Decisions
@@ -193,7 +193,7 @@ public struct RouteTable: Sendable {
                 cause == .localLinkDown ? .localLinkDown : routes[i].diagnose(now: now, peerAliveElsewhere: peerAlive(peer, besides: i))
             routes[i].diagnosis = reason
             pending.append(.routeDown(id, reason))
-            reselect(peer)
+            reselect(peer, now: now)
             if peers[peer]?.reachable == true && !(peers[peer]?.routes.contains { routes[$0].state == .up } ?? false) {
                 peers[peer]?.reachable = false
                 pending.append(.nodeUnreachable(peer))
@@ -214,11 +214,14 @@ public struct RouteTable: Sendable {
         peers[peer]?.routes.contains { $0 != i && routes[$0].state == .up } ?? false
     }
 
-    private mutating func reselect(_ peer: NodeID) {
+    private mutating func reselect(_ peer: NodeID, now: Instant) {
         guard let p = peers[peer] else { return }
+        let activeUp = p.active.flatMap { index[$0] }.map { routes[$0].state == .up } ?? false
         let chosen = selector.choose(current: p.active, count: p.routes.count) { n in
             let s = routes[p.routes[n]]
-            return RouteSelector.Candidate(id: s.route.id, up: s.state == .up, priority: s.route.priority, smoothedRTT: s.monitor.rtt.smoothed)
+            // A route still settling after a Down does not take traffic from an Up one.
+            let usable = s.state == .up && (s.route.id == p.active || !activeUp || !s.monitor.isSettling(now: now))
+            return RouteSelector.Candidate(id: s.route.id, up: usable, priority: s.route.priority, smoothedRTT: s.monitor.rtt.smoothed)
         }
         guard chosen != p.active else { return }
         peers[peer]?.active = chosen

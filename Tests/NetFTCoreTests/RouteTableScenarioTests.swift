@@ -63,7 +63,10 @@ struct RouteTableScenarioTests {
         #expect(f.status(2, r1).diagnosis == .remoteLinkDown)
         f.setLink(1, network: 0, up: true)
         #expect(f.run(until: { f.status(1, r1).state == .up }, maxMs: 3000))
-        #expect(f.run(until: { f.active(1, to: 2) == r1 }, maxMs: 3000), "the preferred network takes traffic back")
+        let upAt = f.now
+        #expect(f.run(until: { f.active(1, to: 2) == r1 }, maxMs: 25000), "the preferred network takes traffic back")
+        let held = f.now.since(upAt) / 1_000_000
+        #expect(held >= f.status(1, r1).monitor.holdDown.value, "not before it has been up for the hold-down (\(held) ms)")
     }
 
     @Test func totalLossMakesTheNodeUnreachableAndOneNetworkBringsItBack() {
@@ -119,6 +122,21 @@ struct RouteTableScenarioTests {
         for h in resend { f.sendData(from: 1, to: 2, payload: [UInt8(h)]) }
         f.run(ms: 5)
         #expect(f.delivered[2]!.map { $0[0] } == Array(0..<9))
+    }
+
+    @Test func aFlappingLinkDoesNotPullTrafficToAndFro() {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0)
+        let changesBefore = f.eventList(1).filter { if case .routeChanged = $0 { true } else { false } }.count
+        for _ in 0..<5 {  // down 300 ms, up 300 ms, for 3 s
+            f.setLink(1, network: 0, up: false)
+            f.run(ms: 300)
+            f.setLink(1, network: 0, up: true)
+            f.run(ms: 300)
+        }
+        let during = f.eventList(1).filter { if case .routeChanged = $0 { true } else { false } }.count - changesBefore
+        #expect(during == 1, "one move to the other network, none back while it flaps (\(during) changes)")
+        #expect(f.run(until: { f.active(1, to: 2) == r1 }, maxMs: 5000), "traffic returns once the link is stable")
     }
 
     @Test func jitterDoesNotFlipTheRoute() {
