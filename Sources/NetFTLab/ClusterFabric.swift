@@ -30,6 +30,7 @@ public final class ClusterFabric {
         public var virtualIPv6: IPAddress
     }
 
+    public static let prefix = "nft"
     public let spec: Spec
     public let tag: String
     public let workDirectory: String
@@ -49,8 +50,10 @@ public final class ClusterFabric {
     public init(spec: Spec, binary: String, tag: String = "lab") throws {
         self.spec = spec
         self.binary = binary
-        let unique = "\(getpid() % 100000)\(UInt16.random(in: 0...UInt16.max) % 1000)"
-        self.tag = "nft\(tag.prefix(4))\(unique)"
+        // The creator's pid is in every name, so a later run can tell a killed
+        // run's leftovers (dead pid) from a fabric still in use.
+        let unique = "\(getpid())x\(UInt16.random(in: 0...UInt16.max) % 1000)"
+        self.tag = "\(ClusterFabric.prefix)\(tag.prefix(4))\(unique)"
         cluster = "lab-\(unique)"
         workDirectory = "/tmp/netft-\(self.tag)"
         configPath = "\(workDirectory)/netft.yaml"
@@ -218,6 +221,104 @@ public final class ClusterFabric {
         try Shell.run(["ip", "-n", node(name).namespace, "link", "set", "eth\(k)", up ? "up" : "down"])
     }
 
+    // MARK: Keeping a lab
+
+    /// What `netft lab --keep` leaves running, for `lab show` and `lab --down`.
+    public struct Kept: Codable, Sendable {
+        public struct Host: Codable, Sendable {
+            public var name: String
+            public var namespace: String
+            public var virtual_ipv4: String
+            public var virtual_ipv6: String
+            public var interfaces: [[String: String]]
+            public var control_socket: String
+            public var log: String
+            public var pid: Int32?
+        }
+        public var nodes: [Host]
+        public var switches: [String]
+        public var work_directory: String
+        public var pin_root: String
+        public var config: String
+    }
+
+    /// Stops owning the fabric: nothing is torn down on deinit.
+    public func keep() -> Kept {
+        torn = true
+        return Kept(
+            nodes: nodes.map { n in
+                Kept.Host(
+                    name: n.name, namespace: n.namespace, virtual_ipv4: "\(n.virtualIPv4)", virtual_ipv6: "\(n.virtualIPv6)",
+                    interfaces: n.interfaces.map { ["name": $0.name, "address": "\($0.address)"] }, control_socket: n.controlPath,
+                    log: n.logPath, pid: daemons[n.name]?.processIdentifier)
+            }, switches: switches, work_directory: workDirectory, pin_root: pinRoot, config: configPath)
+    }
+
+    /// Tears down a kept lab from its record.
+    public static func tearDown(_ kept: Kept) {
+        for n in kept.nodes {
+            guard let pid = n.pid, kill(pid, 0) == 0 else { continue }
+            kill(pid, SIGTERM)
+            for _ in 0..<300 where kill(pid, 0) == 0 { usleep(10_000) }
+            kill(pid, SIGKILL)
+        }
+        for ns in kept.nodes.map(\.namespace) + kept.switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
+        removePins(kept.pin_root)
+        try? FileManager.default.removeItem(atPath: kept.work_directory)
+    }
+
+    /// Removes what runs that were killed left behind: namespaces, daemons,
+    /// pins and files whose creating process is gone. Returns what it removed.
+    @discardableResult
+    public static func sweepLeftovers(sparing kept: Kept? = nil) -> [String] {
+        var removed: [String] = []
+        let spared = Set((kept?.nodes.map(\.namespace) ?? []) + (kept?.switches ?? []))
+        func creatorAlive(_ name: String) -> Bool {
+            // nft<tag4><pid>x<rand>...
+            let body = name.dropFirst(prefix.count + 4)
+            guard let x = body.firstIndex(of: "x"), let pid = Int32(body[..<x]) else { return true }
+            return kill(pid, 0) == 0 || errno == EPERM
+        }
+        let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        for ns in namespaces where ns.hasPrefix(prefix) && !spared.contains(ns) && !creatorAlive(ns) {
+            // Daemons entered with nsenter keep running when their creator dies: end them first.
+            for pid in pids(using: ns) { kill(pid, SIGKILL) }
+            try? Shell.run(["ip", "netns", "del", ns], allowFailure: true)
+            removed.append(ns)
+        }
+        for dir in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? [] where dir.hasPrefix("netft-\(prefix)") {
+            let tag = String(dir.dropFirst("netft-".count))
+            if !creatorAlive(tag) && kept?.work_directory != "/tmp/\(dir)" {
+                try? FileManager.default.removeItem(atPath: "/tmp/\(dir)")
+                removePins("\(XDPClassifier.defaultPinRoot)/\(tag)")
+            }
+        }
+        return removed
+    }
+
+    /// Processes whose command line names `namespace` (nsenter --net=/run/netns/NAME ...).
+    static func pids(using namespace: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).contains("/run/netns/\(namespace)\u{0}")
+        }
+    }
+
+    static func removePins(_ root: String) {
+        for node in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+            for iface in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(node)")) ?? [] {
+                for pin in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(node)/\(iface)")) ?? [] {
+                    unlink("\(root)/\(node)/\(iface)/\(pin)")
+                }
+                rmdir("\(root)/\(node)/\(iface)")
+            }
+            rmdir("\(root)/\(node)")
+        }
+        rmdir(root)
+        rmdir(XDPClassifier.defaultPinRoot)
+    }
+
     // MARK: Teardown
 
     public func tearDown() {
@@ -226,19 +327,7 @@ public final class ClusterFabric {
         for name in Array(daemons.keys) { stop(name) }
         for ns in nodes.map(\.namespace) + extraNamespaces + switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
         // Pins of daemons that could not clean up (killed) go with the run.
-        if let names = try? FileManager.default.contentsOfDirectory(atPath: pinRoot) {
-            for node in names {
-                for iface in (try? FileManager.default.contentsOfDirectory(atPath: "\(pinRoot)/\(node)")) ?? [] {
-                    for pin in (try? FileManager.default.contentsOfDirectory(atPath: "\(pinRoot)/\(node)/\(iface)")) ?? [] {
-                        unlink("\(pinRoot)/\(node)/\(iface)/\(pin)")
-                    }
-                    rmdir("\(pinRoot)/\(node)/\(iface)")
-                }
-                rmdir("\(pinRoot)/\(node)")
-            }
-        }
-        rmdir(pinRoot)
-        rmdir(XDPClassifier.defaultPinRoot)
+        Self.removePins(pinRoot)
         if ProcessInfo.processInfo.environment["NETFT_KEEP_LOGS"] == nil { try? FileManager.default.removeItem(atPath: workDirectory) }
     }
 }

@@ -1,0 +1,234 @@
+import Foundation
+import Glibc
+import NetFTCore
+import NetFTDaemon
+import NetFTDataplane
+
+/// Builds the lab fabric, brings every route up, checks reachability, and
+/// replays the field failures one after another, measuring each.
+public final class LabRunner {
+    public let fabric: ClusterFabric
+    let progress: (String) -> Void
+    let started = Date()
+    /// The heartbeat settings the fabric runs with.
+    let heartbeat: HeartbeatSettings
+
+    public init(spec: ClusterFabric.Spec, binary: String, progress: @escaping (String) -> Void) throws {
+        self.progress = progress
+        var config = ClusterConfig.Heartbeat()
+        config.profile = spec.profile
+        heartbeat = config.settings(crossSubnet: false)
+        progress("building \(spec.nodes) nodes x \(spec.networks) networks")
+        fabric = try ClusterFabric(spec: spec, binary: binary, tag: "lab")
+    }
+
+    /// Starts the daemons and waits for every route; then pings every virtual address from every node.
+    public func bringUp() throws -> [String] {
+        progress("starting \(fabric.nodes.count) daemons (\(fabric.spec.dataplane.rawValue) dataplane, \(fabric.spec.profile.rawValue) profile)")
+        try fabric.startAll()
+        progress("waiting for every route to come up")
+        guard fabric.waitAllRoutesUp(seconds: 20) else {
+            throw LabError("routes did not all come up within 20 s; daemon logs:\n" + fabric.nodes.map { "--- \($0.name)\n\(fabric.log($0.name).suffix(2000))" }.joined(separator: "\n"))
+        }
+        var failures: [String] = []
+        for a in fabric.nodes {
+            for b in fabric.nodes where b.name != a.name {
+                progress("ping \(b.name) \(b.virtualIPv4) from \(a.name)")
+                if !fabric.exec(a.name, ["ping", "-c", "1", "-W", "2", "\(b.virtualIPv4)"]) { failures.append("\(a.name) -> \(b.name) (\(b.virtualIPv4))") }
+            }
+        }
+        return failures
+    }
+
+    public func run(_ scenario: LabScenario) -> ScenarioResult {
+        progress("scenario \(scenario.rawValue): \(scenario.summary)")
+        do {
+            let result: ScenarioResult
+            switch scenario {
+            case .linkDown: result = try linkDown()
+            case .firewall: result = try firewall(bothWays: true)
+            case .asymmetric: result = try firewall(bothWays: false)
+            case .flapping: result = try flapping()
+            case .totalLoss: result = try totalLoss()
+            case .restart: result = try restart()
+            }
+            // Every scenario leaves the fabric as it found it.
+            if !fabric.waitAllRoutesUp(seconds: 15) {
+                var r = result
+                r.passed = false
+                r.failures.append("routes did not all come back up afterwards")
+                return r
+            }
+            return result
+        } catch {
+            return ScenarioResult(name: scenario.rawValue, passed: false, diagnosis: "", expectation: "", failures: ["\(error)"])
+        }
+    }
+
+    // MARK: Helpers
+
+    func route(_ node: String, peer: String, network: Int) -> [String: Any]? {
+        fabric.routes(node).first { $0["peer"] as? String == peer && $0["network"] as? String == "net\(network + 1)" }
+    }
+
+    func reachable(_ node: String, _ peer: String) -> Bool {
+        (fabric.status(node)?["nodes"] as? [[String: Any]])?.first { $0["name"] as? String == peer }?["reachable"] as? Bool ?? false
+    }
+
+    /// Milliseconds until `condition` holds (nil if not within `seconds`).
+    func measure(seconds: Double, _ condition: () -> Bool) -> Int? {
+        let start = Date()
+        return fabric.wait(seconds: seconds, condition) ? Int(Date().timeIntervalSince(start) * 1000) : nil
+    }
+
+    func stream() throws -> TrafficStream {
+        let b = fabric.node("node2")
+        let s = try TrafficStream(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4)
+        guard s.waitForFlow(after: 0, seconds: 5) else { throw LabError("the test stream node1 -> node2 never flowed") }
+        return s
+    }
+
+    func nft(_ namespace: String, _ rules: String) throws {
+        let path = "\(fabric.workDirectory)/rules-\(UInt32.random(in: 0...UInt32.max)).nft"
+        try rules.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        try Shell.run(["ip", "netns", "exec", namespace, "nft", "-f", path])
+    }
+
+    var detectBound: Int { Int(heartbeat.detectionTime.value + heartbeat.delay.value) + 150 }
+
+    // MARK: Scenarios
+
+    func linkDown() throws -> ScenarioResult {
+        let s = try stream()
+        defer { s.stop() }
+        var failures: [String] = []
+        let t0 = s.now
+        try fabric.setLink("node1", network: 0, up: false)
+        let detect = measure(seconds: 5) { route("node1", peer: "node2", network: 0)?["state"] as? String == "down" }
+        _ = s.waitForFlow(after: s.now, seconds: 3)
+        usleep(300_000)
+        let w = s.window(from: t0, to: s.now)
+        let diagnosis = route("node1", peer: "node2", network: 0)?["reason"] as? String ?? "?"
+        if detect == nil { failures.append("node1 never marked the route down") }
+        if diagnosis != "local_link_down" { failures.append("diagnosis \(diagnosis), expected local_link_down") }
+        if !reachable("node1", "node2") { failures.append("node2 became unreachable from node1") }
+        if w.longestGap > 2 { failures.append("traffic did not flow again within 2 s") }
+        try fabric.setLink("node1", network: 0, up: true)
+        return ScenarioResult(
+            name: LabScenario.linkDown.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: Int(w.longestGap * 1000),
+            lost_packets: w.lost, diagnosis: diagnosis, expectation: "local_link_down at once, traffic moves to net2", failures: failures)
+    }
+
+    /// bothWays: a firewall dropping UDP 3343 to and from node1 on net2; else only node1's frames (one-way loss).
+    func firewall(bothWays: Bool) throws -> ScenarioResult {
+        let name = bothWays ? LabScenario.firewall.rawValue : LabScenario.asymmetric.rawValue
+        let s = try stream()
+        defer { s.stop() }
+        var failures: [String] = []
+        let t0 = s.now
+        let rules = """
+            table bridge netft_lab {
+              chain forward {
+                type filter hook forward priority 0; policy accept;
+                iifname "n1" udp dport \(Wire.defaultPort) drop
+                \(bothWays ? "oifname \"n1\" udp dport \(Wire.defaultPort) drop" : "")
+              }
+            }
+            """
+        try nft(fabric.switches[1], rules)
+        defer { try? Shell.run(["ip", "netns", "exec", fabric.switches[1], "nft", "delete", "table", "bridge", "netft_lab"]) }
+        let detect = measure(seconds: 10) {
+            route("node1", peer: "node2", network: 1)?["state"] as? String == "down" && route("node2", peer: "node1", network: 1)?["state"] as? String == "down"
+        }
+        let expected = bothWays ? ("port_blocked_suspected", "port_blocked_suspected") : ("asymmetric_outbound_lost", "asymmetric_inbound_lost")
+        // The diagnosis can sharpen as reports arrive over net1: give it a few heartbeats.
+        _ = fabric.wait(seconds: 3) {
+            route("node1", peer: "node2", network: 1)?["reason"] as? String == expected.0 && route("node2", peer: "node1", network: 1)?["reason"] as? String == expected.1
+        }
+        let d1 = route("node1", peer: "node2", network: 1)?["reason"] as? String ?? "?"
+        let d2 = route("node2", peer: "node1", network: 1)?["reason"] as? String ?? "?"
+        let w = s.window(from: t0, to: s.now)
+        if detect == nil { failures.append("the route on net2 was not marked down on both sides") }
+        if d1 != expected.0 { failures.append("node1 says \(d1), expected \(expected.0)") }
+        if d2 != expected.1 { failures.append("node2 says \(d2), expected \(expected.1)") }
+        if d1 == "local_link_down" || d1 == "remote_link_down" { failures.append("a blocked port must not be reported as a link failure") }
+        if !reachable("node1", "node2") || !reachable("node2", "node1") { failures.append("the nodes lost each other") }
+        return ScenarioResult(
+            name: name, passed: failures.isEmpty, detect_ms: detect, recover_ms: Int(w.longestGap * 1000), lost_packets: w.lost,
+            diagnosis: "node1: \(d1); node2: \(d2)",
+            expectation: bothWays ? "port blocked (not link down) on both sides; nodes stay reachable over net1" : "asymmetric named on both sides; nodes stay reachable over net1",
+            failures: failures)
+    }
+
+    func flapping() throws -> ScenarioResult {
+        let s = try stream()
+        defer { s.stop() }
+        var failures: [String] = []
+        let changesBefore = fabric.log("node1").components(separatedBy: "[NETFT] Route to node2 changed").count
+        let t0 = s.now
+        for _ in 0..<5 {
+            try fabric.setLink("node1", network: 0, up: false)
+            usleep(300_000)
+            try fabric.setLink("node1", network: 0, up: true)
+            usleep(300_000)
+        }
+        let flapEnd = s.now
+        let changes = fabric.log("node1").components(separatedBy: "[NETFT] Route to node2 changed").count - changesBefore
+        let w = s.window(from: t0, to: flapEnd)
+        if changes > 2 { failures.append("traffic moved \(changes) times while the link flapped (thrashing)") }
+        if w.longestGap > 1 { failures.append("traffic stopped for \(Int(w.longestGap * 1000)) ms") }
+        if !reachable("node1", "node2") { failures.append("node2 became unreachable") }
+        return ScenarioResult(
+            name: LabScenario.flapping.rawValue, passed: failures.isEmpty, detect_ms: nil, recover_ms: Int(w.longestGap * 1000),
+            lost_packets: w.lost, diagnosis: "\(changes) route change\(changes == 1 ? "" : "s") in 3 s of flapping",
+            expectation: "at most 2 route changes; traffic keeps flowing on net2", failures: failures)
+    }
+
+    func totalLoss() throws -> ScenarioResult {
+        var failures: [String] = []
+        let cutAt = Date()
+        for sw in fabric.switches { try Shell.run(["ip", "-n", sw, "link", "set", "n1", "down"]) }
+        let detect = fabric.wait(seconds: Double(detectBound) / 1000 + 10) { !reachable("node2", "node1") }
+            ? Int(Date().timeIntervalSince(cutAt) * 1000) : nil
+        let diagnosis = route("node2", peer: "node1", network: 0)?["reason"] as? String ?? "?"
+        if let detect {
+            if detect > detectBound { failures.append("node2 took \(detect) ms to declare node1 unreachable (bound \(detectBound) ms)") }
+        } else {
+            failures.append("node2 never declared node1 unreachable")
+        }
+        try Shell.run(["ip", "-n", fabric.switches[1], "link", "set", "n1", "up"])
+        let recover = measure(seconds: 10) { reachable("node2", "node1") && reachable("node1", "node2") }
+        if recover == nil { failures.append("node1 did not become reachable again when net2 returned") }
+        try Shell.run(["ip", "-n", fabric.switches[0], "link", "set", "n1", "up"])
+        return ScenarioResult(
+            name: LabScenario.totalLoss.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: recover, lost_packets: nil,
+            diagnosis: "node2: node1 unreachable (\(diagnosis))",
+            expectation: "unreachable within Delay x Threshold (+1 Delay), reachable again when one network returns", failures: failures)
+    }
+
+    func restart() throws -> ScenarioResult {
+        let s = try stream()
+        defer { s.stop() }
+        var failures: [String] = []
+        let t0 = s.now
+        if fabric.stop("node1") != 0 { failures.append("the daemon did not exit 0 on SIGTERM") }
+        let detect = measure(seconds: 10) { !reachable("node2", "node1") }
+        let restartAt = s.now
+        try fabric.start("node1")
+        let recover = s.waitForFlow(after: restartAt, seconds: 10) ? Int((s.now - restartAt) * 1000) : nil
+        let w = s.window(from: t0, to: s.now)
+        if detect == nil { failures.append("node2 did not notice node1 leave") }
+        if recover == nil { failures.append("traffic did not flow again after the restart") }
+        if !fabric.wait(seconds: 5, { reachable("node2", "node1") }) { failures.append("node2 did not see node1 return") }
+        return ScenarioResult(
+            name: LabScenario.restart.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: recover, lost_packets: w.lost,
+            diagnosis: "node2 saw node1 leave and return (new epoch accepted)",
+            expectation: "the peer notices within the detection time; traffic flows again after the restart", failures: failures)
+    }
+}
+
+public struct LabError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

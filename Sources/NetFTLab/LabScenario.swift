@@ -1,0 +1,58 @@
+/// The field failures the lab replays (REFERENCE.md), one scenario each.
+public enum LabScenario: String, CaseIterable, Sendable {
+    /// One node's NIC on network A goes down during a steady stream, then returns.
+    case linkDown = "link-down"
+    /// UDP 3343 dropped by a firewall on network B while every link stays up.
+    case firewall
+    /// Frames lost in one direction only on network B.
+    case asymmetric
+    /// A link going down and up every 300 ms for 3 s.
+    case flapping
+    /// Every network of one node lost, then one returns.
+    case totalLoss = "total-loss"
+    /// One node's daemon restarted during traffic.
+    case restart
+
+    public var summary: String {
+        switch self {
+        case .linkDown: "node1's NIC on net1 goes down during a stream, then comes back"
+        case .firewall: "UDP 3343 dropped for node1 on net2 (a firewall in the path), links up"
+        case .asymmetric: "node1's frames on net2 lost, node2's still arrive"
+        case .flapping: "node1's net1 link down/up every 300 ms for 3 s"
+        case .totalLoss: "node1 loses every network, then net2 returns"
+        case .restart: "node1's daemon restarted during traffic"
+        }
+    }
+}
+
+/// One scenario's outcome: the lab's JSON and summary table.
+public struct ScenarioResult: Codable, Sendable {
+    public var name: String
+    public var passed: Bool
+    public var detect_ms: Int?
+    public var recover_ms: Int?
+    public var lost_packets: Int?
+    public var diagnosis: String
+    public var expectation: String
+    public var failures: [String]
+}
+
+public struct LabReport: Codable, Sendable {
+    public var passed: Bool
+    public var nodes: Int
+    public var networks: Int
+    public var profile: String
+    public var dataplane: String
+    public var reachability: [String]
+    public var scenarios: [ScenarioResult]
+
+    public init(passed: Bool, nodes: Int, networks: Int, profile: String, dataplane: String, reachability: [String], scenarios: [ScenarioResult]) {
+        self.passed = passed
+        self.nodes = nodes
+        self.networks = networks
+        self.profile = profile
+        self.dataplane = dataplane
+        self.reachability = reachability
+        self.scenarios = scenarios
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Glibc
+import NetFTCore
+import NetFTDataplane
+
+/// A steady UDP stream through the tunnel (one numbered datagram per
+/// interval) whose arrivals are timed at the receiver: how long traffic
+/// stopped and how many datagrams were lost around an event.
+public final class TrafficStream: @unchecked Sendable {
+    public let interval: Double
+    private let lock = NSLock()
+    private var arrivals: [(seq: UInt32, at: Double)] = []
+    private var sentAt: [Double] = []
+    private var running = true
+    private var sender: NetworkNamespace.Spawned<Void>?
+    private var receiver: NetworkNamespace.Spawned<Void>?
+    private let clock0 = TrafficStream.monotonic()
+
+    static func monotonic() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Seconds since the stream was created, on the clock arrivals use.
+    public var now: Double { TrafficStream.monotonic() - clock0 }
+
+    public init(from: String, to: String, address: IPAddress, port: UInt16 = 6000, interval: Double = 0.001) throws {
+        self.interval = interval
+        let ready = DispatchSemaphore(value: 0)
+        receiver = NetworkNamespace.spawn(to) { [self] in
+            let socket = try UDPEndpoint(port: port)
+            ready.signal()
+            while isRunning {
+                guard let datagram = socket.receive(timeoutMilliseconds: 50), datagram.count >= 4 else { continue }
+                let seq = datagram.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                let at = now
+                lock.withLock { arrivals.append((seq, at)) }
+            }
+        }
+        guard ready.wait(timeout: .now() + 5) == .success else { throw SystemError("start the stream receiver", errno: ETIMEDOUT) }
+        sender = NetworkNamespace.spawn(from) { [self] in
+            let socket = try UDPEndpoint()
+            var next = now
+            var seq: UInt32 = 0
+            while isRunning {
+                let payload = withUnsafeBytes(of: seq.bigEndian, Array.init) + [UInt8](repeating: 0x5A, count: 60)
+                let at = now
+                try? socket.send(payload, to: "\(address)", port: port)  // errors while a route is down are the point
+                seq += 1
+                lock.withLock { sentAt.append(at) }
+                next += interval
+                let wait = next - now
+                if wait > 0 { usleep(UInt32(wait * 1e6)) }
+            }
+        }
+    }
+
+    private var isRunning: Bool { lock.withLock { running } }
+
+    public func stop() {
+        lock.withLock { running = false }
+        _ = try? sender?.join(seconds: 5)
+        _ = try? receiver?.join(seconds: 5)
+    }
+
+    deinit { stop() }
+
+    public struct Window: Sendable {
+        /// Datagrams sent in the window that never arrived.
+        public var lost: Int
+        /// The longest time without an arrival inside the window, in seconds.
+        public var longestGap: Double
+        public var received: Int
+    }
+
+    /// Waits until datagrams sent after `time` arrive again (or `seconds` pass).
+    public func waitForFlow(after time: Double, seconds: Double) -> Bool {
+        let deadline = now + seconds
+        while now < deadline {
+            if lock.withLock({ arrivals.last.map { $0.at > time + 0.01 } ?? false }) { return true }
+            usleep(5000)
+        }
+        return false
+    }
+
+    /// Losses and the longest gap between `start` and `end` (stream seconds).
+    public func window(from start: Double, to end: Double) -> Window {
+        let (all, times) = lock.withLock { (arrivals, sentAt) }
+        let inside = all.filter { $0.at >= start && $0.at <= end }
+        var gap = 0.0
+        var last = start
+        for a in inside {
+            gap = max(gap, a.at - last)
+            last = a.at
+        }
+        gap = max(gap, end - last)
+        // Datagrams sent during the window, and which of them arrived (at any time).
+        let sentInside = Set(times.indices.filter { times[$0] >= start && times[$0] <= end }.map { UInt32($0) })
+        let arrived = Set(all.map(\.seq)).intersection(sentInside)
+        return Window(lost: sentInside.count - arrived.count, longestGap: gap, received: inside.count)
+    }
+}

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import NetFTCore
+import NetFTDataplane
+import NetFTLab
+
+extension LabScenario: ExpressibleByArgument {}
+extension ClusterConfig.Profile: ExpressibleByArgument {}
+
+struct Lab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a whole cluster on this machine and replay the field's failures.",
+        discussion: """
+            Builds a namespace per node and a switch namespace (a bridge) per network,
+            joins them with veths (addresses in 198.18.0.0/15), starts a netft daemon per
+            node with a generated configuration and key, waits until every route is up,
+            pings every virtual address from every node, then runs the scenarios:
+
+              link-down   node1's NIC on net1 goes down during a stream, then returns
+              firewall    UDP 3343 dropped for node1 on net2 while links stay up
+              asymmetric  node1's frames on net2 lost, node2's still arrive
+              flapping    node1's net1 link down/up every 300 ms for 3 s
+              total-loss  node1 loses every network, then net2 returns
+              restart     node1's daemon restarted during traffic
+
+            Each reports detection time, time until traffic flows again, packets lost,
+            the diagnosis, and pass or fail. Exit status 1 if any scenario fails.
+            Everything is torn down at the end, on failure and on Ctrl-C, unless --keep.
+            Leftovers of a run that was killed are removed at the next start.
+
+            JSON (--json): {"passed": bool, "scenarios": [{"name", "passed", "detect_ms",
+            "recover_ms", "lost_packets", "diagnosis", "expectation", "failures"}], ...}.
+            Needs root.
+            """,
+        subcommands: [Show.self],
+        defaultSubcommand: nil
+    )
+
+    @Option(help: "Nodes in the cluster (2-8).") var nodes = 3
+    @Option(help: "Networks, each a switch (2-4).") var networks = 2
+    @Option(help: "Heartbeat profile: fast (25 ms x 4) or default (Windows: 1000 ms x 5).") var profile = ClusterConfig.Profile.fast
+    @Option(help: "Dataplane: xdp or udp.") var dataplane = DataplaneKind.xdp
+    @Option(name: .customLong("scenario"), help: "Run only this scenario (repeatable). Default: all.") var scenarios: [LabScenario] = []
+    @Flag(help: "Print the results as JSON on standard output.") var json = false
+    @Flag(help: "Leave the fabric running; `netft lab show` describes it, `netft lab --down` removes it.") var keep = false
+    @Flag(help: "Tear down a lab left by --keep.") var down = false
+
+    static let statePath = "/run/netft/lab.json"
+
+    func validate() throws {
+        guard (2...8).contains(nodes) else { throw ValidationError("--nodes must be 2-8") }
+        guard (2...4).contains(networks) else { throw ValidationError("--networks must be 2-4") }
+    }
+
+    func run() throws {
+        guard getuid() == 0 else { throw ValidationError("netft lab needs root (network namespaces, XDP, TUN)") }
+        let kept = Lab.loadKept()
+        if down {
+            guard let kept else { return print("no kept lab to tear down") }
+            ClusterFabric.tearDown(kept)
+            unlink(Lab.statePath)
+            return print("lab torn down")
+        }
+        let swept = ClusterFabric.sweepLeftovers(sparing: kept)
+        let out = Progress(live: !json && isatty(STDOUT_FILENO) != 0)
+        if !swept.isEmpty { out.line("removed \(swept.count) namespaces left by a killed run") }
+
+        var spec = ClusterFabric.Spec()
+        spec.nodes = nodes
+        spec.networks = networks
+        spec.profile = profile
+        spec.dataplane = dataplane
+        let runner = try LabRunner(spec: spec, binary: Lab.selfPath(), progress: { out.step($0) })
+        // Ctrl-C and SIGTERM end the run through the normal path, which tears down.
+        Interrupt.install { runner.fabric.tearDown() }
+        defer { if !keep { runner.fabric.tearDown() } }
+
+        let unreachable = try runner.bringUp()
+        var results: [ScenarioResult] = []
+        for scenario in scenarios.isEmpty ? LabScenario.allCases : scenarios {
+            let result = runner.run(scenario)
+            results.append(result)
+            out.line("\(result.passed ? "PASS" : "FAIL") \(result.name): \(result.diagnosis)" + (result.failures.isEmpty ? "" : " -- " + result.failures.joined(separator: "; ")))
+        }
+        let report = LabReport(
+            passed: unreachable.isEmpty && results.allSatisfy(\.passed), nodes: nodes, networks: networks, profile: profile.rawValue,
+            dataplane: dataplane.rawValue, reachability: unreachable.map { "unreachable: \($0)" }, scenarios: results)
+        out.finish()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            Lab.printSummary(report, elapsed: out.elapsed)
+        }
+        if keep {
+            let state = runner.fabric.keep()
+            try? FileManager.default.createDirectory(atPath: "/run/netft", withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(state).write(to: URL(fileURLWithPath: Lab.statePath))
+            if !json {
+                print("\nThe lab keeps running. Enter a node and ask its daemon:")
+                let n = state.nodes[0]
+                print("  nsenter --net=/run/netns/\(n.namespace) \(Lab.selfPath()) status --control \(n.control_socket)")
+                print("  netft lab show --json     # every node's namespace, addresses and control socket")
+                print("  netft lab --down          # remove it")
+            }
+        }
+        if !report.passed { throw ExitCode(1) }
+    }
+
+    static func loadKept() -> ClusterFabric.Kept? {
+        guard let data = FileManager.default.contents(atPath: statePath) else { return nil }
+        return try? JSONDecoder().decode(ClusterFabric.Kept.self, from: data)
+    }
+
+    static func selfPath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    static func printSummary(_ r: LabReport, elapsed: Double) {
+        print("\nnetft lab: \(r.nodes) nodes x \(r.networks) networks, \(r.dataplane) dataplane, \(r.profile) profile, \(String(format: "%.1f", elapsed)) s")
+        for u in r.reachability { print("  \(u)") }
+        Table.print(
+            ["SCENARIO", "RESULT", "DETECT ms", "RECOVER ms", "LOST", "DIAGNOSIS"],
+            r.scenarios.map { s in
+                [s.name, s.passed ? "pass" : "FAIL", s.detect_ms.map(String.init) ?? "-", s.recover_ms.map(String.init) ?? "-",
+                 s.lost_packets.map(String.init) ?? "-", s.diagnosis]
+            })
+        print(r.passed ? "all scenarios passed" : "some scenarios FAILED")
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Describe a lab left running by --keep.")
+        @Flag(help: "JSON: each node's name, namespace, virtual addresses, interfaces and control socket.") var json = false
+
+        func run() throws {
+            guard let kept = Lab.loadKept() else { throw ValidationError("no kept lab (run `netft lab --keep` first)") }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                return print(String(decoding: try encoder.encode(kept), as: UTF8.self))
+            }
+            Table.print(["NODE", "NAMESPACE", "VIRTUAL IPv4", "VIRTUAL IPv6", "CONTROL"], kept.nodes.map {
+                [$0.name, $0.namespace, $0.virtual_ipv4, $0.virtual_ipv6, $0.control_socket]
+            })
+        }
+    }
+}
+
+/// The live progress line on a terminal; plain lines otherwise.
+final class Progress: @unchecked Sendable {
+    let live: Bool
+    let start = Date()
+    init(live: Bool) { self.live = live }
+    var elapsed: Double { Date().timeIntervalSince(start) }
+
+    func step(_ text: String) {
+        let stamp = String(format: "[%6.1fs]", elapsed)
+        if live {
+            FileHandle.standardOutput.write(Data("\r\u{1B}[K\(stamp) \(text)".utf8))
+        } else {
+            FileHandle.standardError.write(Data("\(stamp) \(text)\n".utf8))
+        }
+    }
+
+    func line(_ text: String) {
+        if live { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+        FileHandle.standardError.write(Data(String(format: "[%6.1fs] ", elapsed).utf8 + Data("\(text)\n".utf8)))
+    }
+
+    func finish() { if live { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) } }
+}
+
+/// SIGINT/SIGTERM: run the teardown, then exit 130/143.
+enum Interrupt {
+    nonisolated(unsafe) static var action: (() -> Void)?
+    static func install(_ teardown: @escaping () -> Void) {
+        action = teardown
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { s in
+                Interrupt.action?()
+                _exit(128 + s)
+            }
+        }
+    }
+}
