@@ -54,6 +54,7 @@ public enum NetworkNamespace {
         }
         /// Waits at most `seconds`; throws the body's error, or a timeout.
         public func join(seconds: Double) throws -> T {
+            if let result { return try result.get() }
             guard done.wait(timeout: .now() + seconds) == .success else {
                 throw SystemError("wait for a namespace thread (\(seconds) s)", errno: ETIMEDOUT)
             }

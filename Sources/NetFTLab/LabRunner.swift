@@ -52,11 +52,17 @@ public final class LabRunner {
             case .totalLoss: result = try totalLoss()
             case .restart: result = try restart()
             }
-            // Every scenario leaves the fabric as it found it.
-            if !fabric.waitAllRoutesUp(seconds: 15) {
+            // Every scenario leaves the fabric as it found it: all routes up and
+            // traffic back on the preferred network (after the hold-down).
+            let settled = fabric.waitAllRoutesUp(seconds: 15) && fabric.wait(seconds: Double(heartbeat.detectionTime.value * 4) / 1000 + 5) {
+                fabric.nodes.allSatisfy { n in
+                    fabric.routes(n.name).filter { $0["active"] as? Bool == true }.allSatisfy { $0["network"] as? String == "net1" }
+                }
+            }
+            if !settled {
                 var r = result
                 r.passed = false
-                r.failures.append("routes did not all come back up afterwards")
+                r.failures.append("the fabric did not settle back (all routes up, traffic on net1) afterwards")
                 return r
             }
             return result

@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+import NetFTCore
+import NetFTDataplane
+import NetFTLab
+import Testing
+
+/// The lab's scenarios, run as the integration suite: each must meet its
+/// expectation, and nothing may be left behind.
+@Suite("Lab scenarios", .serialized)
+struct LabTests {
+    static func runLab(_ spec: ClusterFabric.Spec, _ scenarios: [LabScenario]) throws -> [ScenarioResult] {
+        try requireKernelLab()
+        let runner = try LabRunner(spec: spec, binary: netftBinary, progress: { print("lab: \($0)") })
+        let fabric = runner.fabric
+        defer {
+            fabric.tearDown()
+            // Nothing left: namespaces, pins, daemons.
+            let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+            #expect(!namespaces.contains { $0.hasPrefix(fabric.tag) }, "namespaces left behind")
+            #expect(!FileManager.default.fileExists(atPath: fabric.pinRoot), "pins left behind")
+            #expect(!FileManager.default.fileExists(atPath: fabric.workDirectory), "files left behind")
+            #expect(fabric.nodes.allSatisfy { !fabric.isRunning($0.name) }, "daemons left running")
+        }
+        let unreachable = try runner.bringUp()
+        #expect(unreachable.isEmpty, "every virtual address answers ping: \(unreachable)")
+        return scenarios.map { scenario in
+            let result = runner.run(scenario)
+            print("lab: \(result.passed ? "PASS" : "FAIL") \(result.name) detect \(result.detect_ms.map(String.init) ?? "-") ms, recover \(result.recover_ms.map(String.init) ?? "-") ms, lost \(result.lost_packets.map(String.init) ?? "-"): \(result.diagnosis)")
+            return result
+        }
+    }
+
+    @Test("every scenario, xdp dataplane, fast profile")
+    func allScenarios() throws {
+        var spec = ClusterFabric.Spec()
+        spec.nodes = 3
+        spec.dataplane = .xdp
+        for result in try Self.runLab(spec, LabScenario.allCases) {
+            #expect(result.passed, "\(result.name): \(result.failures.joined(separator: "; "))")
+        }
+    }
+
+    @Test("link down with the default (Windows) profile")
+    func linkDownDefaultProfile() throws {
+        var spec = ClusterFabric.Spec()
+        spec.profile = .default
+        spec.dataplane = .xdp
+        for result in try Self.runLab(spec, [.linkDown]) {
+            #expect(result.passed, "\(result.name): \(result.failures.joined(separator: "; "))")
+        }
+    }
+
+    @Test("reachability and link down over the udp dataplane")
+    func udpDataplane() throws {
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = .udp
+        for result in try Self.runLab(spec, [.linkDown]) {
+            #expect(result.passed, "\(result.name): \(result.failures.joined(separator: "; "))")
+        }
+    }
+
+    @Test func aKilledRunsLeftoversAreSwept() throws {
+        try requireKernelLab()
+        // A namespace named as a lab whose creator (pid 2^22-1, never a live pid here) is gone.
+        let name = "\(ClusterFabric.prefix)lab\(4194303)x1-node1"
+        try Shell.run(["ip", "netns", "add", name])
+        defer { try? Shell.run(["ip", "netns", "del", name], allowFailure: true) }
+        let removed = ClusterFabric.sweepLeftovers()
+        #expect(removed.contains(name))
+        #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(name)"))
+    }
+}
