@@ -49,6 +49,15 @@ struct {
 	__type(value, struct netft_config);
 } config SEC(".maps");
 
+/* Not used by the program: created with it so the daemon's route table
+ * has a pinned, BTF-described home (see netft_wire.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETFT_ROUTES_MAX);
+	__type(key, __u32);
+	__type(value, struct netft_route_info);
+} routes SEC(".maps");
+
 #define COUNT(field)                                                 \
 	do {                                                         \
 		__u32 zero_ = 0;                                     \

@@ -46,4 +46,31 @@ struct netft_config {
 	__u32 reserved;
 };
 
+/* The daemon's route table mirrored for operators: `bpftool map dump pinned
+ * <pin root>/routes` prints each route by field name. Written by user space
+ * only; the classifier never reads it. */
+enum netft_route_state {
+	NETFT_ROUTE_INITIALIZING = 0,
+	NETFT_ROUTE_UP = 1,
+	NETFT_ROUTE_DOWN = 2,
+};
+
+struct netft_route_info {
+	__u32 id;
+	__u32 peer_id;
+	char peer[32];
+	char network[32];
+	char interface[16];
+	char local[48];     /* real local address, text */
+	char remote[48];    /* real remote address, text */
+	enum netft_route_state state;
+	__u32 active;       /* 1 if it carries the peer's traffic */
+	__u64 rtt_ns;       /* smoothed round-trip time */
+	__u32 loss_ppm;     /* heartbeats lost over the history, parts per million */
+	__u32 priority;
+	char reason[32];    /* why it is down, empty when up */
+};
+
+#define NETFT_ROUTES_MAX 4096
+
 #endif

@@ -163,3 +163,13 @@ int netft_xskmap_clear(int map_fd, uint32_t queue)
 {
 	return bpf_map_delete_elem(map_fd, &queue) ? -errno : 0;
 }
+
+int netft_routes_update(int map_fd, const struct netft_route_info *info)
+{
+	return bpf_map_update_elem(map_fd, &info->id, info, BPF_ANY) ? -errno : 0;
+}
+
+int netft_routes_delete(int map_fd, uint32_t id)
+{
+	return bpf_map_delete_elem(map_fd, &id) ? -errno : 0;
+}

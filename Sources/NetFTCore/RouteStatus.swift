@@ -2,7 +2,7 @@
 /// directions of its sequence space, what the peer last reported about it,
 /// and its traffic counters.
 public struct RouteStatus: Sendable {
-    public let route: Route
+    public internal(set) var route: Route
     public internal(set) var monitor: HeartbeatMonitor
     /// Last sequence we sent on this route (0: none yet).
     public internal(set) var sentSequence: UInt64 = 0

@@ -35,6 +35,14 @@ public struct RouteTable: Sendable {
     }
 
     public func status(_ id: RouteID) -> RouteStatus? { index[id].map { routes[$0] } }
+
+    /// New heartbeat settings for a route, applied without touching its state:
+    /// an Up route stays Up (a reload must not cause a failover).
+    public mutating func updateHeartbeat(_ id: RouteID, _ settings: HeartbeatSettings) {
+        guard let i = index[id] else { return }
+        routes[i].route.heartbeat = settings
+        routes[i].monitor.settings = settings
+    }
     public var peerIDs: [NodeID] { peers.keys.sorted() }
     public func routeIDs(to peer: NodeID) -> [RouteID] { peers[peer]?.routes.map { routes[$0].route.id } ?? [] }
     public func isReachable(_ peer: NodeID) -> Bool { peers[peer]?.reachable ?? false }

@@ -14,6 +14,10 @@ public final class NodeRuntime {
         public var controlPath = "/run/netft/netft.sock"
         public var pinRoot = XDPClassifier.defaultPinRoot
         public var logFormat = LogFormat.cluster
+        /// Where the configuration came from, for SIGHUP.
+        public var configPath: String?
+        /// How long the event loop may stall before the watchdog says so.
+        public var watchdogMilliseconds: UInt64 = 1000
         public init() {}
     }
 
@@ -29,6 +33,9 @@ public final class NodeRuntime {
     let control: ControlServer
     let lock: InstanceLock
     let signals: Int32
+    let mirror: RouteMirror?
+    let watchdog: Watchdog
+    var mirroredAt = Instant.zero
     let started = Instant.now
     var warnings: [String]
     /// Per route: which dataplane link and remote endpoint carry it.
@@ -83,6 +90,13 @@ public final class NodeRuntime {
         let v6 = VirtualAddresses.ipv6(cluster: config.cluster, node: meNode.id)
         adapter = try VirtualAdapter(name: options.adapterName, ipv4: v4, ipv6: v6, mtu: smallest - UInt32(overhead), netlink: try Netlink())
         control = try ControlServer(path: options.controlPath)
+        do {
+            mirror = try RouteMirror(pinRoot: options.pinRoot)
+        } catch {
+            logger.warning("[NETFT] no pinned route map for bpftool: \(error)")
+            mirror = nil
+        }
+        watchdog = Watchdog(boundMilliseconds: options.watchdogMilliseconds, log: logger)
         signals = netft_signals_open()
         guard signals >= 0 else { throw SystemError("open signalfd", returned: signals) }
 
@@ -142,7 +156,10 @@ public final class NodeRuntime {
         var requests: [RouteID] = []
         requests.reserveCapacity(64)
 
+        watchdog.start()
+        defer { watchdog.stop() }
         while running {
+            watchdog.alive()
             let now = Instant.now
             let wait = engine.table.nextDeadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, 200)) : 0 } ?? 200
             for i in fds.indices { fds[i].revents = 0 }
@@ -163,7 +180,7 @@ public final class NodeRuntime {
             if fds[controlSlot].revents != 0 { control.serve(answer) }
             if fds[signalSlot].revents != 0 { handleSignals() }
             _ = tunSlot
-            logEvents()
+            if logEvents() || Instant.now.since(mirroredAt) > 1_000_000_000 { mirrorRoutes() }
         }
         log.info("[NETFT] netft \(me.name) stopping: removing \(adapter.name) and detaching the dataplane")
     }
@@ -274,20 +291,67 @@ public final class NodeRuntime {
                 log.info("[NETFT] signal \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): shutting down")
                 running = false
             case SIGHUP:
-                log.info("[NETFT] SIGHUP: configuration reload is not supported yet; keeping the running configuration")
+                reload()
             default:
                 break
             }
         }
     }
 
-    func logEvents() {
-        for event in engine.table.drainEvents() {
+    /// Logs what happened since the last call; true if anything did.
+    @discardableResult
+    func logEvents() -> Bool {
+        let events = engine.table.drainEvents()
+        for event in events {
             let names = config.nodes
             for line in ClusterLog.lines(for: event, route: { engine.table.status($0)?.route }, node: { id in names.first { $0.id == id }?.name }) {
                 log.info("\(line)")
             }
         }
+        return !events.isEmpty
+    }
+
+    /// Writes every route into the pinned map bpftool reads.
+    func mirrorRoutes() {
+        mirroredAt = Instant.now
+        guard let mirror else { return }
+        for peer in engine.table.peerIDs {
+            let active = engine.table.activeRoute(to: peer)
+            for id in engine.table.routeIDs(to: peer) {
+                guard let s = engine.table.status(id) else { continue }
+                mirror.update(.init(
+                    route: s.route, state: s.state, active: active == id, rttNanoseconds: s.monitor.rtt.smoothed,
+                    loss: s.monitor.history.lossRate, reason: s.state == .down ? s.diagnosis?.code ?? "" : ""))
+            }
+        }
+    }
+
+    /// SIGHUP: re-reads the configuration and applies changed heartbeat
+    /// settings to the running routes without taking any of them down.
+    func reload() {
+        guard let path = options.configPath else { return log.warning("[NETFT] SIGHUP: no configuration file to reload") }
+        let fresh: ClusterConfig
+        do {
+            fresh = try ConfigLoader.load(path: path)
+        } catch {
+            return log.error("[NETFT] SIGHUP: configuration refused, keeping the running one: \(error)")
+        }
+        var changed = 0
+        for peer in engine.table.peerIDs {
+            for id in engine.table.routeIDs(to: peer) {
+                guard let route = engine.table.status(id)?.route else { continue }
+                let settings = fresh.heartbeat.settings(crossSubnet: route.crossSubnet)
+                if settings != route.heartbeat {
+                    engine.table.updateHeartbeat(id, settings)
+                    changed += 1
+                    log.info("[NETFT] SIGHUP: route \(route.realLocal.address) -> \(route.realRemote.address): Delay \(route.heartbeat.delay.value) -> \(settings.delay.value) ms, Threshold \(route.heartbeat.threshold) -> \(settings.threshold)")
+                }
+            }
+        }
+        if fresh.networks != config.networks || fresh.nodes != config.nodes || fresh.security != config.security || fresh.port != config.port {
+            log.warning("[NETFT] SIGHUP: networks, nodes, security and port changes need a restart; they were not applied")
+        }
+        log.info("[NETFT] SIGHUP: configuration reloaded, \(changed) route\(changed == 1 ? "" : "s") with new heartbeat settings, all kept in their state")
     }
 
     struct RuntimeError: Error, CustomStringConvertible {

@@ -40,6 +40,7 @@ public final class XDPClassifier {
     public let statsFD: Int32
     public let configFD: Int32
     public let socketsFD: Int32
+    let routesFD: Int32
     public private(set) var attachment: (ifindex: Int32, ifname: String, mode: XDPMode)?
     public private(set) var pinDirectory: String?
 
@@ -63,6 +64,7 @@ public final class XDPClassifier {
         statsFD = netft_bpf_map_fd(object, "stats")
         configFD = netft_bpf_map_fd(object, "config")
         socketsFD = netft_bpf_map_fd(object, "xsks")
+        routesFD = netft_bpf_map_fd(object, "routes")
         var config = netft_config(port: port, version_min: 0, version_max: 0, reserved: 0)
         try check("write classifier config", netft_config_write(configFD, &config))
     }
@@ -131,6 +133,10 @@ public final class XDPClassifier {
         guard let (ifindex, ifname, mode) = attachment else { return }
         attachment = nil
         try check("detach XDP from \(ifname)", netft_xdp_detach(ifindex, mode.flags))
+    }
+
+    func pinMap(_ name: String, at path: String) throws(SystemError) {
+        try check("pin map \(name) at \(path)", netft_bpf_pin_map(object, name, path))
     }
 
     /// Makes frames of `queue` go to this AF_XDP socket.

@@ -109,11 +109,17 @@ public final class ClusterFabric {
         guard FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
             throw SystemError("write \(keyPath)", errno: errno)
         }
+        try rewriteConfiguration(heartbeat: "{profile: \(spec.profile.rawValue)}")
+    }
+
+    /// Writes the configuration again with another heartbeat section (YAML flow mapping).
+    public func rewriteConfiguration(heartbeat: String) throws {
+        let keyPath = "\(workDirectory)/cluster.key"
         var text = """
             cluster: \(cluster)
             security: \(spec.security)
             key_file: \(keyPath)
-            heartbeat: {profile: \(spec.profile.rawValue)}
+            heartbeat: \(heartbeat)
             networks:
 
             """
@@ -180,6 +186,11 @@ public final class ClusterFabric {
     }
 
     public func isRunning(_ name: String) -> Bool { daemons[name]?.isRunning ?? false }
+
+    /// Sends a signal to a node's daemon.
+    public func signal(_ name: String, _ signal: Int32) {
+        if let pid = daemons[name]?.processIdentifier { kill(pid, signal) }
+    }
 
     /// The daemon's status document, or nil if it does not answer.
     public func status(_ name: String) -> [String: Any]? {

@@ -134,11 +134,12 @@ struct Lab: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Describe a lab left running by --keep.")
-        @Flag(help: "JSON: each node's name, namespace, virtual addresses, interfaces and control socket.") var json = false
+        // `--json` after `show` is parsed as the lab's own flag.
+        @ParentCommand var lab: Lab
 
         func run() throws {
             guard let kept = Lab.loadKept() else { throw ValidationError("no kept lab (run `netft lab --keep` first)") }
-            if json {
+            if lab.json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 return print(String(decoding: try encoder.encode(kept), as: UTF8.self))

@@ -53,6 +53,7 @@ struct Run: ParsableCommand {
         options.controlPath = control
         options.pinRoot = pinRoot
         options.logFormat = logFormat
+        options.configPath = config
         do {
             let runtime = try NodeRuntime(config: cluster, node: node, key: key, options: options)
             runtime.run()

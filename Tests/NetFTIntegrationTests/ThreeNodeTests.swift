@@ -45,3 +45,73 @@ struct ThreeNodeTests {
         #expect(fabric.log("node1").contains("[IM] interface eth1 (198.18.2.1) is up"))
     }
 }
+
+@Suite("Operating a node", .serialized)
+struct OperatingTests {
+    @Test func routesJSONAgreesWithTheBpftoolDumpOfThePinnedRouteMap() throws {
+        try requireKernelLab()
+        let fabric = try upFabric(ClusterFabric.Spec(), tag: "map")
+        defer { fabric.tearDown() }
+        let routes = fabric.routes("node1")
+        let dump = try Self.bpftoolJSON(["map", "dump", "pinned", "\(fabric.pinRoot)/node1/routes"])
+        let values = dump.compactMap { ($0["formatted"] as? [String: Any])?["value"] as? [String: Any] }
+        #expect(values.count == routes.count && routes.count == 2)
+        for route in routes {
+            let id = route["id"] as? Int
+            let pinned = try #require(values.first { $0["id"] as? Int == id }, "route \(id ?? -1) in the pinned map")
+            #expect(pinned["local"] as? String == route["real_local"] as? String)
+            #expect(pinned["remote"] as? String == route["real_remote"] as? String)
+            #expect(pinned["peer"] as? String == route["peer"] as? String)
+            #expect(pinned["network"] as? String == route["network"] as? String)
+            #expect(pinned["state"] as? String == "NETFT_ROUTE_\((route["state"] as? String ?? "").uppercased())")
+            #expect((pinned["active"] as? Int == 1) == (route["active"] as? Bool == true))
+            #expect((pinned["rtt_ns"] as? Int ?? 0) > 0)
+        }
+    }
+
+    @Test func sighupAppliesANewDelayWithoutTakingARouteDown() throws {
+        try requireKernelLab()
+        let fabric = try upFabric(ClusterFabric.Spec(), tag: "hup")
+        defer { fabric.tearDown() }
+        #expect(fabric.routes("node1").allSatisfy { $0["delay_ms"] as? Int == 25 })
+        try fabric.rewriteConfiguration(heartbeat: "{profile: fast, FastDelay: 50, FastThreshold: 5}")
+        fabric.signal("node1", SIGHUP)
+        #expect(fabric.wait(seconds: 5) { fabric.routes("node1").allSatisfy { $0["delay_ms"] as? Int == 50 && $0["threshold"] as? Int == 5 } })
+        usleep(500_000)  // several heartbeats at the new pace
+        #expect(fabric.routes("node1").allSatisfy { $0["state"] as? String == "up" })
+        let log = fabric.log("node1")
+        #expect(log.contains("SIGHUP: configuration reloaded, 2 routes with new heartbeat settings"))
+        #expect(!log.contains("Setting state to Down"), "no route went down across the reload")
+        #expect(fabric.isRunning("node1"))
+    }
+
+    @Test func aBadConfigurationIsRefusedWithExitStatus2() throws {
+        try requireKernelLab()
+        let dir = "/tmp/netft-badcfg-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "cluster: x\nport: 99999\nnetworks: []\nnodes: []\n".write(toFile: "\(dir)/bad.yaml", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: netftBinary)
+        process.arguments = ["run", "--config", "\(dir)/bad.yaml"]
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        process.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 2)
+        #expect(message.contains("\(dir)/bad.yaml:2: port 99999 is outside 1-65535"), "\(message)")
+    }
+
+    static func bpftoolJSON(_ arguments: [String]) throws -> [[String: Any]] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/bpftool")
+        process.arguments = ["-j"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (try JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []
+    }
+}

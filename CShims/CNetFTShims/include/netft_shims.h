@@ -41,6 +41,8 @@ int netft_stats_read(int map_fd, struct netft_stats *sum);
 int netft_config_write(int map_fd, const struct netft_config *config);
 int netft_xskmap_set(int map_fd, uint32_t queue, int xsk_fd);
 int netft_xskmap_clear(int map_fd, uint32_t queue);
+int netft_routes_update(int map_fd, const struct netft_route_info *info);
+int netft_routes_delete(int map_fd, uint32_t id);
 
 /* ---- AF_XDP socket over a UMEM (libxdp) ---- */
 struct netft_xsk;
