@@ -13,7 +13,7 @@ swift test --skip-build "$@" 2>&1 | tee "$log" || status=$?
 # XCTest summary before the Swift Testing one).
 summary=$(grep -E 'Test run with [0-9]+ tests? ' "$log" | tail -n 1 || true)
 tests=$(sed -nE 's/.*Test run with ([0-9]+) tests?.*/\1/p' <<<"$summary")
-failed=$(grep -E '^✘ Test .* failed after' "$log" | wc -l)
+failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
 if [ -n "$tests" ]; then
   echo "tests: $((tests - failed)) passed, $failed failed"
 fi

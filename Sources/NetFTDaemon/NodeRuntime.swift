@@ -16,6 +16,8 @@ public final class NodeRuntime {
         public var logFormat = LogFormat.cluster
         /// Where the configuration came from, for SIGHUP.
         public var configPath: String?
+        /// Prometheus endpoint, e.g. 127.0.0.1:9343 (nil: none).
+        public var metrics: String?
         /// How long the event loop may stall before the watchdog says so.
         public var watchdogMilliseconds: UInt64 = 1000
         public init() {}
@@ -35,6 +37,7 @@ public final class NodeRuntime {
     let signals: Int32
     let mirror: RouteMirror?
     let watchdog: Watchdog
+    let metrics: NodeMetrics?
     var mirroredAt = Instant.zero
     let started = Instant.now
     var warnings: [String]
@@ -97,6 +100,7 @@ public final class NodeRuntime {
             mirror = nil
         }
         watchdog = Watchdog(boundMilliseconds: options.watchdogMilliseconds, log: logger)
+        metrics = try options.metrics.map { try NodeMetrics(listen: $0) }
         signals = netft_signals_open()
         guard signals >= 0 else { throw SystemError("open signalfd", returned: signals) }
 
@@ -118,6 +122,7 @@ public final class NodeRuntime {
             linkUsable[i.name] = usable
             if !usable { engine.table.linkChanged(interface: i.name, up: false, now: now) }
         }
+        if let m = metrics { logger.info("[NETFT] Prometheus metrics on http://\(m.server.address)/metrics") }
         logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(v4) \(v6) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), security \(config.security), control \(options.controlPath)")
         logEvents()
     }
@@ -153,6 +158,8 @@ public final class NodeRuntime {
         fds.append(pollfd(fd: control.fd, events: Int16(POLLIN), revents: 0))
         let signalSlot = fds.count
         fds.append(pollfd(fd: signals, events: Int16(POLLIN), revents: 0))
+        let metricsSlot = fds.count
+        if let metrics { fds.append(pollfd(fd: metrics.server.fd, events: Int16(POLLIN), revents: 0)) }
         var requests: [RouteID] = []
         requests.reserveCapacity(64)
 
@@ -179,6 +186,12 @@ public final class NodeRuntime {
             if fds[netlinkSlot].revents != 0 { followInterfaces() }
             if fds[controlSlot].revents != 0 { control.serve(answer) }
             if fds[signalSlot].revents != 0 { handleSignals() }
+            if let metrics, fds[metricsSlot].revents != 0 {
+                metrics.server.serve {
+                    metrics.refresh(snapshot(), watchdogStalls: watchdog.stalls.load(ordering: .relaxed))
+                    return metrics.registry.emitToBuffer()
+                }
+            }
             _ = tunSlot
             if logEvents() || Instant.now.since(mirroredAt) > 1_000_000_000 { mirrorRoutes() }
         }

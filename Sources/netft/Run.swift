@@ -29,6 +29,7 @@ struct Run: ParsableCommand {
     @Option(help: "Control socket path (netft status/routes/nodes talk to it).") var control = "/run/netft/netft.sock"
     @Option(help: "bpffs directory for the XDP pins.") var pinRoot = XDPClassifier.defaultPinRoot
     @Option(help: "Log format: cluster (cluster-log lines) or json.") var logFormat = LogFormat.cluster
+    @Option(help: "Serve Prometheus metrics at IPv4:PORT, e.g. 127.0.0.1:9343.") var metrics: String?
 
     func run() throws {
         let cluster: ClusterConfig
@@ -54,6 +55,7 @@ struct Run: ParsableCommand {
         options.pinRoot = pinRoot
         options.logFormat = logFormat
         options.configPath = config
+        options.metrics = metrics
         do {
             let runtime = try NodeRuntime(config: cluster, node: node, key: key, options: options)
             runtime.run()
