@@ -16,6 +16,8 @@ public final class ClusterFabric {
         public var profile = ClusterConfig.Profile.fast
         public var dataplane = DataplaneKind.udp
         public var security = SecurityLevel.sign
+        /// Port for each daemon's Prometheus endpoint on 127.0.0.1 in its namespace (nil: none).
+        public var metricsPort: UInt16?
         public init() {}
     }
 
@@ -157,7 +159,7 @@ public final class ClusterFabric {
         process.arguments = [
             "--net=\(NetworkNamespace.path(node.namespace))", binary, "run", "--config", configPath, "--node", node.name,
             "--dataplane", (dataplane ?? spec.dataplane).rawValue, "--control", node.controlPath, "--pin-root", "\(pinRoot)/\(node.name)",
-        ]
+        ] + (spec.metricsPort.map { ["--metrics", "127.0.0.1:\($0)"] } ?? [])
         _ = FileManager.default.createFile(atPath: node.logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logPath))
         log.seekToEndOfFile()

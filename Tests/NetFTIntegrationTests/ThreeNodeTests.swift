@@ -115,3 +115,45 @@ struct OperatingTests {
         return (try JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []
     }
 }
+
+@Suite("Metrics", .serialized)
+struct MetricsTests {
+    /// GET /metrics from inside the node's namespace.
+    static func scrape(_ fabric: ClusterFabric, _ node: String, port: UInt16) throws -> String {
+        try NetworkNamespace.run(fabric.node(node).namespace) { () throws -> String in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = port.bigEndian
+            sa.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            let ok = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard ok == 0 else { throw Missing(description: "connect to the metrics endpoint: errno \(errno)") }
+            let request = Array("GET /metrics HTTP/1.0\r\n\r\n".utf8)
+            _ = send(fd, request, request.count, 0)
+            var data = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { break }
+                data += buffer[0..<n]
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    @Test func prometheusShowsRoutesAndDrops() throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.metricsPort = 9343
+        let fabric = try upFabric(spec, tag: "prom")
+        defer { fabric.tearDown() }
+        let text = try Self.scrape(fabric, "node1", port: 9343)
+        #expect(text.hasPrefix("HTTP/1.0 200 OK"))
+        #expect(text.contains("netft_route_up{") && text.contains("local=\"198.18.1.1\""))
+        #expect(text.contains("netft_route_rtt_seconds{"))
+        #expect(text.contains("netft_peer_reachable{peer=\"node2\"} 1"))
+        let sent = text.split(separator: "\n").first { $0.hasPrefix("netft_route_frames_sent_total{") && $0.contains("198.18.1.1") }
+        #expect((sent.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0) > 0, "frames counted: \(sent ?? "none")")
+    }
+}
