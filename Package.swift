@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "netft", targets: ["netft"]),
         .library(name: "NetFTCore", targets: ["NetFTCore"]),
         .library(name: "NetFTDataplane", targets: ["NetFTDataplane"]),
+        // LD_PRELOAD into a daemon to count allocations per packet (netft bench).
+        .library(name: "NetFTMallocCounter", type: .dynamic, targets: ["CMallocCounter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -16,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -26,6 +29,7 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
             linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("xdp"), .linkedLibrary("pcap"), .linkedLibrary("mnl")]
         ),
+        .target(name: "CMallocCounter", path: "CShims/CMallocCounter"),
         // libsodium, for frame authentication: pure computation, so Core may import it.
         .systemLibrary(
             name: "CSodium",
@@ -42,7 +46,13 @@ let package = Package(
             plugins: ["BPFObjectPlugin"]
         ),
         // Lab fabrics: namespaces, veths, switches. Used by the CLI and the tests.
-        .target(name: "NetFTLab", dependencies: ["NetFTDataplane", "NetFTDaemon", "NetFTCore"]),
+        .target(
+            name: "NetFTLab",
+            dependencies: [
+                "NetFTDataplane", "NetFTDaemon", "NetFTCore", "CNetFTShims",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         // The node: configuration, interface and topology managers, the event loop, control.
         .target(
             name: "NetFTDaemon",

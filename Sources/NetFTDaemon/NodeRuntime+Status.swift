@@ -49,7 +49,8 @@ extension NodeRuntime {
             node: me.name, node_id: me.id, cluster: config.cluster, dataplane: port.kind.rawValue, dataplane_reason: dataplaneReason,
             adapter: adapter.name, virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id))",
             virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id))", mtu: adapter.mtu,
-            uptime_s: Double(now.since(started)) / 1e9, routes: routes, nodes: nodes, drops: drops, warnings: warnings)
+            uptime_s: Double(now.since(started)) / 1e9, routes: routes, nodes: nodes, drops: drops, warnings: warnings,
+            hot_path_mallocs: mallocCount == nil ? nil : hotPathMallocs, hot_path_packets: mallocCount == nil ? nil : hotPathPackets)
     }
 
     func answer(_ request: String) -> Data {

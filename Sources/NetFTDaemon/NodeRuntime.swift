@@ -47,6 +47,14 @@ public final class NodeRuntime {
     var peersByVirtualAddress: [IPAddress: NodeID] = [:]
     /// Last known usability of each dataplane link, to log changes only.
     var linkUsable: [String: Bool] = [:]
+    /// Allocations on the packet path and packets handled, when a malloc
+    /// counter is preloaded (netft bench); nil otherwise.
+    let mallocCount: (@convention(c) () -> UInt64)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "netft_malloc_thread_count") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) () -> UInt64).self)
+    }()
+    var hotPathMallocs: UInt64 = 0
+    var hotPathPackets: UInt64 = 0
     var noRouteDrops: UInt64 = 0
     var noPeerDrops: UInt64 = 0
     var running = true
@@ -178,8 +186,17 @@ public final class NodeRuntime {
             while work && passes < 64 {
                 work = false
                 passes += 1
-                if receiveFrames() > 0 { work = true }
-                if forwardAdapterPackets() > 0 { work = true }
+                let mallocsBefore = mallocCount?() ?? 0
+                let received = receiveFrames()
+                let forwarded = forwardAdapterPackets()
+                if received + forwarded > 0 {
+                    work = true
+                    if let mallocCount {
+                        // Only the frame and packet handling: heartbeats, events and control are apart.
+                        hotPathMallocs &+= mallocCount() &- mallocsBefore
+                        hotPathPackets &+= UInt64(received + forwarded)
+                    }
+                }
                 port.flush()
                 sendHeartbeats(&requests)
             }

@@ -55,6 +55,9 @@ struct NodeStatus: Codable {
     var nodes: [NodeInfo]
     var drops: [String: UInt64]
     var warnings: [String]
+    /// With the malloc counter preloaded: allocations while handling packets, and packets handled.
+    var hot_path_mallocs: UInt64?
+    var hot_path_packets: UInt64?
 
     static func encode<T: Encodable>(_ value: T) -> Data {
         let encoder = JSONEncoder()

@@ -16,6 +16,8 @@ public final class ClusterFabric {
         public var profile = ClusterConfig.Profile.fast
         public var dataplane = DataplaneKind.udp
         public var security = SecurityLevel.sign
+        /// A library to LD_PRELOAD into every daemon (the bench's malloc counter).
+        public var preload: String?
         /// Port for each daemon's Prometheus endpoint on 127.0.0.1 in its namespace (nil: none).
         public var metricsPort: UInt16?
         public init() {}
@@ -165,6 +167,11 @@ public final class ClusterFabric {
         log.seekToEndOfFile()
         process.standardOutput = log
         process.standardError = log
+        if let preload = spec.preload {
+            var environment = ProcessInfo.processInfo.environment
+            environment["LD_PRELOAD"] = preload
+            process.environment = environment
+        }
         try process.run()
         daemons[name] = process
     }
@@ -188,6 +195,9 @@ public final class ClusterFabric {
     }
 
     public func isRunning(_ name: String) -> Bool { daemons[name]?.isRunning ?? false }
+
+    /// The daemon's process id, while it runs.
+    public func pid(_ name: String) -> Int32? { daemons[name].flatMap { $0.isRunning ? $0.processIdentifier : nil } }
 
     /// Sends a signal to a node's daemon.
     public func signal(_ name: String, _ signal: Int32) {

@@ -1,0 +1,183 @@
+import Foundation
+import Glibc
+import Histogram
+import NetFTCore
+import NetFTDataplane
+
+/// `netft bench`: every figure measured side by side in one run, on lab
+/// fabrics with daemons as in production, nothing mocked.
+public final class BenchRunner {
+    public struct Options: Sendable {
+        public var quick = false
+        public var runs = 5
+        public var failoverCuts = 20
+        public var saturatedSeconds = 60.0
+        public var mallocCounter: String?
+        public init() {}
+    }
+
+    let options: Options
+    let binary: String
+    let progress: (String) -> Void
+    var figures: [BenchReport.Figure] = []
+    var notes: [String] = []
+    var seconds: Double { options.quick ? 0.4 : 2 }
+    var latencySamples: Int { options.quick ? 200 : 2000 }
+
+    public init(options: Options, binary: String, progress: @escaping (String) -> Void) {
+        self.options = options
+        self.binary = binary
+        self.progress = progress
+    }
+
+    func add(_ name: String, _ unit: String, _ runs: [Double]) {
+        figures.append(BenchReport.Figure(name: name, unit: unit, runs: runs))
+    }
+
+    func repeated(_ label: String, _ body: () throws -> Double) rethrows -> [Double] {
+        var runs: [Double] = []
+        for i in 0..<options.runs {
+            progress("\(label) (run \(i + 1)/\(options.runs))")
+            runs.append(try body())
+        }
+        return runs
+    }
+
+    public func run() throws -> BenchReport {
+        var peak64: [String: Double] = [:]
+        for dataplane in [DataplaneKind.xdp, .udp] {
+            var spec = ClusterFabric.Spec()
+            spec.dataplane = dataplane
+            spec.preload = options.mallocCounter
+            progress("building a 2-node fabric with the \(dataplane.rawValue) dataplane")
+            let fabric = try ClusterFabric(spec: spec, binary: binary, tag: "bench")
+            defer { fabric.tearDown() }
+            try fabric.startAll()
+            guard fabric.waitAllRoutesUp(seconds: 20) else { throw LabError("routes did not come up for the \(dataplane.rawValue) bench") }
+            let a = fabric.node("node1"), b = fabric.node("node2")
+            let kinds: [(String, IPAddress)] = dataplane == .xdp
+                ? [("xdp", b.virtualIPv4), ("veth", ClusterFabric.address(network: 0, node: 1))]  // the underlay is the ceiling
+                : [("udp", b.virtualIPv4)]
+            for (kind, target) in kinds {
+                let mallocsBefore = fabric.status("node1")?["hot_path_mallocs"] as? Int
+                let packetsBefore = fabric.status("node1")?["hot_path_packets"] as? Int
+                for size in [64, 1400] {
+                    let runs = try repeated("\(kind): UDP \(size) B packets/s") {
+                        try LoadGenerators.udpPPS(from: a.namespace, to: b.namespace, address: target, payload: size, seconds: seconds)
+                    }
+                    add("throughput.pps.\(size).\(kind)", "packets/s", runs)
+                    if size == 64 { peak64[kind] = BenchReport.Figure(name: "", unit: "", runs: runs).median }
+                }
+                if kind != "veth", let m0 = mallocsBefore, let p0 = packetsBefore,
+                    let m1 = fabric.status("node1")?["hot_path_mallocs"] as? Int, let p1 = fabric.status("node1")?["hot_path_packets"] as? Int, p1 > p0 {
+                    add("hotpath.allocations_per_packet.\(kind)", "allocations/packet", [Double(m1 - m0) / Double(p1 - p0)])
+                }
+                add("throughput.tcp_gbps.\(kind)", "Gbit/s", try repeated("\(kind): TCP Gbit/s") {
+                    try LoadGenerators.tcpGbps(from: a.namespace, to: b.namespace, address: target, seconds: seconds)
+                })
+                try latency(kind: kind, fabric: fabric, target: target, peak: peak64[kind] ?? 0)
+            }
+            if dataplane == .xdp { try saturated(fabric) }
+        }
+        for profile in [ClusterConfig.Profile.fast, .default] { try failover(profile) }
+        notes.append("CPU instructions per packet: `perf stat -e instructions` reports <not supported> on this VM; not measured.")
+        if options.mallocCounter == nil { notes.append("allocations per packet not measured: libNetFTMallocCounter.so was not found beside netft") }
+        return BenchReport(machine: BenchReport.currentMachine(), netft_version: "0.1.0", quick: options.quick, notes: notes, results: figures)
+    }
+
+    func latency(kind: String, fabric: ClusterFabric, target: IPAddress, peak: Double) throws {
+        let a = fabric.node("node1"), b = fabric.node("node2")
+        for (load, rate) in [("low", 0.0), ("half_peak", peak / 2)] {
+            var p50: [Double] = [], p99: [Double] = [], p999: [Double] = []
+            for i in 0..<options.runs {
+                progress("\(kind): round trip at \(load == "low" ? "low load" : "50% of peak (\(Int(rate)) packets/s)") (run \(i + 1)/\(options.runs))")
+                var background: NetworkNamespace.Spawned<Double>?
+                if rate > 0 {
+                    let duration = Double(latencySamples) * 0.0005 + 1
+                    background = NetworkNamespace.spawn(a.namespace) {
+                        try LoadGenerators.udpPPS(from: a.namespace, to: b.namespace, address: target, payload: 64, seconds: duration, rate: rate, port: 7400)
+                    }
+                    usleep(200_000)
+                }
+                let samples = try LoadGenerators.udpRTT(from: a.namespace, to: b.namespace, address: target, samples: latencySamples)
+                _ = try background?.join(seconds: 30)
+                var histogram = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+                for s in samples { histogram.record(s) }
+                p50.append(Double(histogram.valueAtPercentile(50)) / 1000)
+                p99.append(Double(histogram.valueAtPercentile(99)) / 1000)
+                p999.append(Double(histogram.valueAtPercentile(99.9)) / 1000)
+            }
+            add("latency.rtt_us.p50.\(load).\(kind)", "µs", p50)
+            add("latency.rtt_us.p99.\(load).\(kind)", "µs", p99)
+            add("latency.rtt_us.p99_9.\(load).\(kind)", "µs", p999)
+        }
+    }
+
+    /// The tunnel saturated (64 B packets as fast as they go): heartbeats must keep flowing.
+    func saturated(_ fabric: ClusterFabric) throws {
+        let a = fabric.node("node1"), b = fabric.node("node2")
+        let downsBefore = fabric.nodes.map { fabric.log($0.name).components(separatedBy: "Setting state to Down").count }.reduce(0, +)
+        let sentBefore = (fabric.routes("node1").map { $0["frames_received"] as? Int ?? 0 }).reduce(0, +)
+        progress("xdp: tunnel saturated for \(Int(options.saturatedSeconds)) s: watching heartbeats")
+        let pps = try LoadGenerators.udpPPS(from: a.namespace, to: b.namespace, address: b.virtualIPv4, payload: 64, seconds: options.saturatedSeconds, port: 7500)
+        let downs = fabric.nodes.map { fabric.log($0.name).components(separatedBy: "Setting state to Down").count }.reduce(0, +) - downsBefore
+        let loss = fabric.routes("node1").map { $0["loss"] as? Double ?? 0 }.max() ?? 0
+        _ = sentBefore
+        add("heartbeat.saturated.false_failovers", "route downs", [Double(downs)])
+        add("heartbeat.saturated.loss_ratio_max", "ratio", [loss])
+        add("heartbeat.saturated.tunnel_pps", "packets/s", [pps])
+    }
+
+    /// Silent path failures (a switch dropping node1's frames on the active
+    /// network) cut again and again: time to detect, until traffic flows, lost.
+    func failover(_ profile: ClusterConfig.Profile) throws {
+        var spec = ClusterFabric.Spec()
+        spec.profile = profile
+        spec.dataplane = .xdp
+        progress("failover (\(profile.rawValue) profile): building the fabric")
+        let fabric = try ClusterFabric(spec: spec, binary: binary, tag: "fail")
+        defer { fabric.tearDown() }
+        try fabric.startAll()
+        guard fabric.waitAllRoutesUp(seconds: 20) else { throw LabError("routes did not come up for the failover bench") }
+        let b = fabric.node("node2")
+        let stream = try TrafficStream(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4)
+        defer { stream.stop() }
+        var detect: [Double] = [], recover: [Double] = [], lost: [Double] = []
+        let cuts = options.quick ? 2 : options.failoverCuts
+        for i in 0..<cuts {
+            guard let active = fabric.routes("node1").first(where: { $0["active"] as? Bool == true }),
+                let network = (active["network"] as? String).flatMap({ Int($0.dropFirst(3)) }) else { throw LabError("no active route before cut \(i + 1)") }
+            let k = network - 1
+            progress("failover (\(profile.rawValue)): cut \(i + 1)/\(cuts) on net\(network)")
+            let table = """
+                table bridge netft_bench {
+                  chain forward {
+                    type filter hook forward priority 0; policy accept;
+                    iifname "n1" drop
+                    oifname "n1" drop
+                  }
+                }
+                """
+            let path = "\(fabric.workDirectory)/cut.nft"
+            try table.write(toFile: path, atomically: true, encoding: .utf8)
+            let t0 = stream.now
+            try Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "-f", path])
+            let cutAt = Date()
+            let detected = fabric.wait(seconds: 15) {
+                fabric.routes("node1").first { $0["network"] as? String == "net\(network)" }?["state"] as? String == "down"
+            }
+            if detected { detect.append(Date().timeIntervalSince(cutAt) * 1000) }
+            _ = stream.waitForFlow(after: stream.now, seconds: 5)
+            usleep(200_000)
+            let w = stream.window(from: t0, to: stream.now)
+            recover.append(w.longestGap * 1000)
+            lost.append(Double(w.lost))
+            try Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "delete", "table", "bridge", "netft_bench"])
+            _ = fabric.waitAllRoutesUp(seconds: 15)
+        }
+        add("failover.detect_ms.\(profile.rawValue)", "ms", detect)
+        add("failover.recover_ms.\(profile.rawValue)", "ms", recover)
+        add("failover.lost_packets.\(profile.rawValue)", "packets", lost)
+        notes.append("failover (\(profile.rawValue)): lossless failover (resending unacknowledged frames on the new route) is implemented in NetFTCore but not yet wired into the daemons; every figure here is without it.")
+    }
+}

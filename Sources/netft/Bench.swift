@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import NetFTLab
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure netft against its own baselines, side by side, in one run.",
+        discussion: """
+            Builds lab fabrics (namespaces, switches, daemons as in production) and measures,
+            each figure repeated (min/median/max):
+              throughput  UDP packets/s at 64 and 1400 B, TCP Gbit/s: xdp, udp, plain veth
+              latency     UDP round trip p50/p99/p99.9 (HdrHistogram), low load and 50% of peak
+              failover    silent path cuts per profile: detect, until traffic flows, lost
+              heartbeats  false failovers and heartbeat loss with the tunnel saturated
+              hot path    heap allocations per packet (malloc counter preloaded into the daemons)
+            --json writes the stable JSON (docs/BENCHMARKS.md), --markdown a table with the
+            xdp/udp and xdp/veth ratios, --plot an SVG chart. Needs root.
+            """
+    )
+
+    @Flag(help: "CI-sized: short runs, 2 cuts per profile, 3 s of saturation.") var quick = false
+    @Option(help: "Runs per figure (at least 5 for published figures).") var runs = 5
+    @Option(help: "Link cuts per heartbeat profile.") var cuts = 20
+    @Option(help: "Seconds of saturated tunnel while heartbeats are watched.") var saturate = 60.0
+    @Option(help: "Write the results as JSON here.") var json: String?
+    @Option(help: "Write a Markdown table here.") var markdown: String?
+    @Option(help: "Write an SVG chart of the throughput figures here.") var plot: String?
+
+    func run() throws {
+        guard getuid() == 0 else { throw ValidationError("netft bench needs root (network namespaces, XDP, TUN)") }
+        ClusterFabric.sweepLeftovers(sparing: Lab.loadKept())
+        var options = BenchRunner.Options()
+        options.quick = quick
+        options.runs = max(1, runs)
+        options.failoverCuts = cuts
+        options.saturatedSeconds = quick ? 3 : saturate
+        let counter = URL(fileURLWithPath: Lab.selfPath()).deletingLastPathComponent().appendingPathComponent("libNetFTMallocCounter.so").path
+        options.mallocCounter = FileManager.default.fileExists(atPath: counter) ? counter : nil
+        let out = Progress(live: isatty(STDOUT_FILENO) != 0)
+        let report = try BenchRunner(options: options, binary: Lab.selfPath(), progress: { out.step($0) }).run()
+        out.finish()
+        if let json { try report.json().write(to: URL(fileURLWithPath: json)) }
+        if let markdown { try report.markdown().write(toFile: markdown, atomically: true, encoding: .utf8) }
+        if let plot { try report.svg().write(toFile: plot, atomically: true, encoding: .utf8) }
+        print(report.markdown())
+    }
+}
