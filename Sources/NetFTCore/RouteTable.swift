@@ -53,14 +53,22 @@ public struct RouteTable: Sendable {
 
     /// Events since the last call, oldest first.
     public mutating func drainEvents() -> [ClusterEvent] {
-        defer { pending.removeAll(keepingCapacity: true) }
+        // Called on every pass of the event loop: allocate nothing when nothing happened.
+        guard !pending.isEmpty else { return [] }
+        defer { pending = [] }
         return pending
     }
 
     // MARK: Time
 
     /// The earliest time `tick` has work to do.
-    public var nextDeadline: Instant? { routes.map(\.monitor.nextRequestAt).min() }
+    public var nextDeadline: Instant? {
+        var earliest: Instant?
+        for i in routes.indices where earliest.map({ routes[i].monitor.nextRequestAt < $0 }) ?? true {
+            earliest = routes[i].monitor.nextRequestAt
+        }
+        return earliest
+    }
 
     /// Runs every route's heartbeat clock; `send(route)` is called for each
     /// heartbeat request due now.

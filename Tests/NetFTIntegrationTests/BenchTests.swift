@@ -1,0 +1,53 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `netft bench --quick` in CI: every figure is produced (values are for the
+/// benchmark, not for tests), in the documented JSON shape.
+@Suite("Benchmark harness", .serialized)
+struct BenchTests {
+    static let expected: [String] = {
+        var names: [String] = []
+        for kind in ["xdp", "udp", "veth"] {
+            names += ["throughput.pps.64.\(kind)", "throughput.pps.1400.\(kind)", "throughput.tcp_gbps.\(kind)"]
+            for p in ["p50", "p99", "p99_9"] { names += ["latency.rtt_us.\(p).low.\(kind)", "latency.rtt_us.\(p).half_peak.\(kind)"] }
+        }
+        names += ["hotpath.allocations_per_packet.xdp", "hotpath.allocations_per_packet.udp"]
+        names += ["heartbeat.saturated.false_failovers", "heartbeat.saturated.loss_ratio_max"]
+        for profile in ["fast", "default"] {
+            names += ["failover.detect_ms.\(profile)", "failover.recover_ms.\(profile)", "failover.lost_packets.\(profile)"]
+        }
+        return names
+    }()
+
+    @Test func quickBenchProducesEveryFigure() throws {
+        try requireKernelLab()
+        let dir = "/tmp/netft-bench-test-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: netftBinary)
+        process.arguments = ["bench", "--quick", "--runs", "2", "--json", "\(dir)/bench.json", "--markdown", "\(dir)/bench.md", "--plot", "\(dir)/bench.svg"]
+        process.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let log = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "netft bench failed:\n\(String(decoding: log.suffix(3000), as: UTF8.self))")
+        let data = try #require(FileManager.default.contents(atPath: "\(dir)/bench.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let machine = try #require(report["machine"] as? [String: Any])
+        #expect(machine["kernel"] is String && machine["cpu_count"] is Int && machine["cpu_model"] is String)
+        #expect(report["netft_version"] is String)
+        let results = try #require(report["results"] as? [[String: Any]])
+        let names = Set(results.compactMap { $0["name"] as? String })
+        for name in Self.expected { #expect(names.contains(name), "figure \(name) missing") }
+        for r in results {
+            let runs = r["runs"] as? [Double] ?? []
+            #expect(!runs.isEmpty && r["unit"] is String && r["min"] is Double && r["median"] is Double && r["max"] is Double, "\(r["name"] ?? "?")")
+        }
+        #expect((try? String(contentsOfFile: "\(dir)/bench.svg", encoding: .utf8))?.hasPrefix("<svg") == true)
+        #expect((try? String(contentsOfFile: "\(dir)/bench.md", encoding: .utf8))?.contains("xdp / veth") == true)
+    }
+}
