@@ -30,8 +30,13 @@ public struct RouteTable: Sendable {
         precondition(index[route.id] == nil, "route \(route.id) added twice")
         index[route.id] = routes.count
         peers[route.peer, default: Peer()].routes.append(routes.count)
-        routes.append(RouteStatus(route: route, now: now, unackedCapacity: unackedCapacity))
+        // Stagger first heartbeats over 16 slots of a Delay, so a node with many
+        // routes sends (and is answered) in small groups, not one burst per Delay.
+        let slot = UInt64(routes.count % 16)
+        let phase = Instant(nanoseconds: now.nanoseconds &+ route.heartbeat.delay.nanoseconds * slot / 16)
+        routes.append(RouteStatus(route: route, now: phase, unackedCapacity: unackedCapacity))
         pending.append(.routeAdded(route.id))
+        recomputeDeadline()
     }
 
     public func status(_ id: RouteID) -> RouteStatus? { index[id].map { routes[$0] } }
@@ -62,12 +67,15 @@ public struct RouteTable: Sendable {
     // MARK: Time
 
     /// The earliest time `tick` has work to do.
-    public var nextDeadline: Instant? {
+    /// Cached: the event loop asks on every pass, heartbeat times change only in tick and linkChanged.
+    public private(set) var nextDeadline: Instant?
+
+    private mutating func recomputeDeadline() {
         var earliest: Instant?
         for i in routes.indices where earliest.map({ routes[i].monitor.nextRequestAt < $0 }) ?? true {
             earliest = routes[i].monitor.nextRequestAt
         }
-        return earliest
+        nextDeadline = earliest
     }
 
     /// Runs every route's heartbeat clock; `send(route)` is called for each
@@ -79,6 +87,7 @@ public struct RouteTable: Sendable {
             if sendRequest { send(routes[i].route.id) }
             if routes[i].state == .down { rediagnose(i, now: now) }
         }
+        recomputeDeadline()
         for peer in peers.keys { reselect(peer, now: now) }
     }
 
@@ -188,6 +197,7 @@ public struct RouteTable: Sendable {
             routes[i].localLinkUp = up
             if let event = routes[i].monitor.linkChanged(up: up, now: now) { apply(event, route: i, now: now) }
         }
+        recomputeDeadline()
         for peer in peers.keys { reselect(peer, now: now) }
     }
 

@@ -13,9 +13,12 @@ public final class BenchRunner {
         public var failoverCuts = 20
         public var saturatedSeconds = 60.0
         public var mallocCounter: String?
+        /// Which groups to measure: throughput (with latency, allocations and saturation), failover, heartbeat.
+        public var groups: Set<String> = BenchRunner.allGroups
         public init() {}
     }
 
+    public static let allGroups: Set<String> = ["throughput", "failover", "heartbeat"]
     let options: Options
     let binary: String
     let progress: (String) -> Void
@@ -45,7 +48,7 @@ public final class BenchRunner {
 
     public func run() throws -> BenchReport {
         var peak64: [String: Double] = [:]
-        for dataplane in [DataplaneKind.xdp, .udp] {
+        for dataplane in [DataplaneKind.xdp, .udp] where options.groups.contains("throughput") {
             var spec = ClusterFabric.Spec()
             spec.dataplane = dataplane
             spec.preload = options.mallocCounter
@@ -79,7 +82,17 @@ public final class BenchRunner {
             }
             if dataplane == .xdp { try saturated(fabric) }
         }
-        for profile in [ClusterConfig.Profile.fast, .default] { try failover(profile) }
+        for profile in [ClusterConfig.Profile.fast, .default] where options.groups.contains("failover") { try failover(profile) }
+        for routes in [10, 100, 1000] where options.groups.contains("heartbeat") {
+            var runs: [Double] = []
+            for i in 0..<(options.quick ? 1 : 3) {
+                progress("heartbeat cost: \(routes) routes at Delay 1000 ms (run \(i + 1))")
+                let bench = try HeartbeatCost(peers: routes / 2, binary: binary)
+                defer { bench.tearDown() }
+                runs.append(try bench.measure(seconds: options.quick ? 3 : 10))
+            }
+            add("heartbeat.cpu_percent.routes_\(routes)", "% of one core", runs)
+        }
         notes.append("CPU instructions per packet: `perf stat -e instructions` reports <not supported> on this VM; not measured.")
         if options.mallocCounter == nil { notes.append("allocations per packet not measured: libNetFTMallocCounter.so was not found beside netft") }
         return BenchReport(machine: BenchReport.currentMachine(), netft_version: "0.1.0", quick: options.quick, notes: notes, results: figures)

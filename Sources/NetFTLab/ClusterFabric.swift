@@ -35,6 +35,9 @@ public final class ClusterFabric {
     }
 
     public static let prefix = "nft"
+
+    /// Exactly four characters, so the creator's pid after them can be read back.
+    public static func label(_ tag: String) -> String { String((tag + "zzzz").prefix(4)) }
     public let spec: Spec
     public let tag: String
     public let workDirectory: String
@@ -57,7 +60,7 @@ public final class ClusterFabric {
         // The creator's pid is in every name, so a later run can tell a killed
         // run's leftovers (dead pid) from a fabric still in use.
         let unique = "\(getpid())x\(UInt16.random(in: 0...UInt16.max) % 1000)"
-        self.tag = "\(ClusterFabric.prefix)\(tag.prefix(4))\(unique)"
+        self.tag = "\(ClusterFabric.prefix)\(ClusterFabric.label(tag))\(unique)"
         cluster = "lab-\(unique)"
         workDirectory = "/tmp/netft-\(self.tag)"
         configPath = "\(workDirectory)/netft.yaml"
@@ -328,7 +331,7 @@ public final class ClusterFabric {
         }
     }
 
-    static func removePins(_ root: String) {
+    public static func removePins(_ root: String) {
         for node in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
             for iface in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(node)")) ?? [] {
                 for pin in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(node)/\(iface)")) ?? [] {

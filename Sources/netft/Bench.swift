@@ -23,6 +23,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Runs per figure (at least 5 for published figures).") var runs = 5
     @Option(help: "Link cuts per heartbeat profile.") var cuts = 20
     @Option(help: "Seconds of saturated tunnel while heartbeats are watched.") var saturate = 60.0
+    @Option(help: "Only these groups (repeatable): throughput, failover, heartbeat. Default: all.") var only: [String] = []
     @Option(help: "Write the results as JSON here.") var json: String?
     @Option(help: "Write a Markdown table here.") var markdown: String?
     @Option(help: "Write an SVG chart of the throughput figures here.") var plot: String?
@@ -35,6 +36,11 @@ struct Bench: ParsableCommand {
         options.runs = max(1, runs)
         options.failoverCuts = cuts
         options.saturatedSeconds = quick ? 3 : saturate
+        if !only.isEmpty {
+            let unknown = Set(only).subtracting(BenchRunner.allGroups)
+            guard unknown.isEmpty else { throw ValidationError("unknown group \(unknown.sorted().joined(separator: ", ")): choose from \(BenchRunner.allGroups.sorted().joined(separator: ", "))") }
+            options.groups = Set(only)
+        }
         let counter = URL(fileURLWithPath: Lab.selfPath()).deletingLastPathComponent().appendingPathComponent("libNetFTMallocCounter.so").path
         options.mallocCounter = FileManager.default.fileExists(atPath: counter) ? counter : nil
         let out = Progress(live: isatty(STDOUT_FILENO) != 0)

@@ -63,11 +63,17 @@ struct LabTests {
     @Test func aKilledRunsLeftoversAreSwept() throws {
         try requireKernelLab()
         // A namespace named as a lab whose creator (pid 2^22-1, never a live pid here) is gone.
-        let name = "\(ClusterFabric.prefix)lab\(4194303)x1-node1"
+        let name = "\(ClusterFabric.prefix)\(ClusterFabric.label("lab"))\(4194303)x1-node1"
         try Shell.run(["ip", "netns", "add", name])
         defer { try? Shell.run(["ip", "netns", "del", name], allowFailure: true) }
         let removed = ClusterFabric.sweepLeftovers()
         #expect(removed.contains(name))
         #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(name)"))
+        // A live creator's namespaces are never touched.
+        let mine = "\(ClusterFabric.prefix)\(ClusterFabric.label("lab"))\(getpid())x2-node1"
+        try Shell.run(["ip", "netns", "add", mine])
+        defer { try? Shell.run(["ip", "netns", "del", mine], allowFailure: true) }
+        #expect(!ClusterFabric.sweepLeftovers().contains(mine))
+        #expect(FileManager.default.fileExists(atPath: "/run/netns/\(mine)"))
     }
 }

@@ -1,0 +1,182 @@
+import Foundation
+import Glibc
+import NetFTCore
+import NetFTDaemon
+import NetFTDataplane
+
+/// The heartbeat cost of a node with many routes: node1 runs the real
+/// daemon; the peers are synthetic but answer real heartbeats over the real
+/// path (a responder namespace holding every peer's addresses runs one real
+/// NodeEngine per peer). Measures the daemon's CPU time per second.
+public final class HeartbeatCost {
+    let tag: String
+    let node: String
+    let responder: String
+    let work: String
+    let peers: Int
+    let binary: String
+    var daemon: Process?
+
+    static func address(network k: Int, host j: Int) -> IPAddress {
+        // node1 is host 0; peers 1...; network k is 198.(18 + k).0.0/16.
+        .v4(UInt32(198) << 24 | UInt32(18 + k) << 16 | UInt32(1 + j / 250) << 8 | UInt32(1 + j % 250))
+    }
+
+    public init(peers: Int, binary: String) throws {
+        self.peers = peers
+        self.binary = binary
+        tag = "\(ClusterFabric.prefix)\(ClusterFabric.label("hbco"))\(getpid())x\(UInt16.random(in: 0...999))"
+        node = "\(tag)-node1"
+        responder = "\(tag)-peers"
+        work = "/tmp/netft-\(tag)"
+        do {
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try build()
+        } catch {
+            tearDown()
+            throw error
+        }
+    }
+
+    deinit { tearDown() }
+
+    private func build() throws {
+        try Shell.run(["ip", "netns", "add", node])
+        try Shell.run(["ip", "netns", "add", responder])
+        var batch = ""
+        for k in 0..<2 {
+            try Shell.run(["ip", "-n", node, "link", "add", "eth\(k)", "type", "veth", "peer", "name", "eth\(k)", "netns", responder])
+            try Shell.run(["ip", "-n", node, "addr", "add", "\(Self.address(network: k, host: 0))/16", "dev", "eth\(k)"])
+            for j in 1...peers { batch += "addr add \(Self.address(network: k, host: j))/16 dev eth\(k)\n" }
+            for ns in [node, responder] { try Shell.run(["ip", "-n", ns, "link", "set", "eth\(k)", "up"]) }
+        }
+        try batch.write(toFile: "\(work)/addresses", atomically: true, encoding: .utf8)
+        try Shell.run(["ip", "-n", responder, "-batch", "\(work)/addresses"])
+        var key = [UInt8](repeating: 0, count: 32)
+        for i in key.indices { key[i] = UInt8.random(in: 0...255) }
+        _ = FileManager.default.createFile(atPath: "\(work)/key", contents: Data(key), attributes: [.posixPermissions: 0o600])
+        var text = """
+            cluster: \(tag)
+            security: sign
+            key_file: \(work)/key
+            heartbeat: {profile: default, SameSubnetDelay: 1000, SameSubnetThreshold: 5}
+            networks:
+              - {name: net1, subnet: 198.18.0.0/16, priority: 100}
+              - {name: net2, subnet: 198.19.0.0/16, priority: 200}
+            nodes:
+
+            """
+        for j in 0...peers {
+            text += "  - {name: n\(j + 1), id: \(j + 1), addresses: [\(Self.address(network: 0, host: j)), \(Self.address(network: 1, host: j))]}\n"
+        }
+        try text.write(toFile: "\(work)/netft.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// Runs node1's daemon and the synthetic peers; returns node1's CPU use in
+    /// percent of one core over `seconds`, once every route is up.
+    public func measure(seconds: Double) throws -> Double {
+        let config = try ConfigLoader.load(path: "\(work)/netft.yaml")
+        let key = try KeyFile.load(path: "\(work)/key")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        process.arguments = ["--net=/run/netns/\(node)", binary, "run", "--config", "\(work)/netft.yaml", "--node", "n1",
+                             "--dataplane", "xdp", "--control", "\(work)/n1.sock", "--pin-root", "\(XDPClassifier.defaultPinRoot)/\(tag)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        daemon = process
+        let stop = Atomic64()
+        let peersThread = NetworkNamespace.spawn(responder) { [peers] () throws -> Void in
+            try Self.answer(config: config, key: key, peers: peers, stop: stop)
+        }
+        defer {
+            stop.value = 1
+            _ = try? peersThread.join(seconds: 5)
+        }
+        let routes = 2 * peers
+        let deadline = Date().addingTimeInterval(30)
+        var up = 0
+        while Date() < deadline {
+            if let data = try? ControlClient.ask("status", path: "\(work)/n1.sock"),
+                let status = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let list = status["routes"] as? [[String: Any]] {
+                up = list.filter { $0["state"] as? String == "up" }.count
+                if up == routes { break }
+            }
+            usleep(200_000)
+        }
+        guard up == routes else { throw LabError("only \(up) of \(routes) synthetic routes came up") }
+        let pid = process.processIdentifier
+        let t0 = Self.cpuNanoseconds(pid), w0 = Date()
+        usleep(UInt32(seconds * 1e6))
+        let t1 = Self.cpuNanoseconds(pid), w1 = Date()
+        return Double(t1 - t0) / (w1.timeIntervalSince(w0) * 1e9) * 100
+    }
+
+    /// CPU time of every thread of `pid` (ns, from schedstat).
+    static func cpuNanoseconds(_ pid: Int32) -> UInt64 {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.reduce(0) { sum, task in
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8)) ?? "0"
+            return sum + (UInt64(text.split(separator: " ").first ?? "0") ?? 0)
+        }
+    }
+
+    /// The synthetic peers: a NodeEngine each, answering node1's heartbeats.
+    static func answer(config: ClusterConfig, key: ClusterKey, peers: Int, stop: Atomic64) throws {
+        var engines: [NodeEngine] = []
+        var byRoute: [RouteID: Int] = [:]
+        let node1 = config.nodes[0]
+        for j in 1...peers {
+            let me = config.nodes[j]
+            var table = RouteTable(localNode: me.id, epoch: UInt32(time(nil)))
+            for k in 0..<2 {
+                let local = me.addresses[k], remote = node1.addresses[k]
+                let id = Route.id(between: local, and: remote)
+                table.add(Route(
+                    id: id, peer: node1.id, peerName: node1.name, network: "net\(k + 1)", localInterface: "eth\(k)",
+                    realLocal: Endpoint(local), realRemote: Endpoint(remote), virtualLocal: Endpoint(.v4(0)), virtualRemote: Endpoint(.v4(0)),
+                    priority: k, heartbeat: config.heartbeat.settings(crossSubnet: false)), now: .zero)
+                byRoute[id] = engines.count
+            }
+            engines.append(NodeEngine(table: table, security: config.security, key: key))
+        }
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var size: Int32 = 16 << 20
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = UInt16(3343).bigEndian
+        _ = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+        defer { buffer.deallocate() }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while stop.value == 0 {
+            guard poll(&pfd, 1, 50) > 0 else { continue }
+            var from = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = withUnsafeMutablePointer(to: &from) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buffer.baseAddress, buffer.count, 0, $0, &length) } }
+            guard n > 0, let header = try? FrameCodec.readHeader(buffer, length: n), let i = byRoute[header.route] else { continue }
+            var clock = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &clock)
+            let now = Instant(nanoseconds: UInt64(clock.tv_sec) * 1_000_000_000 + UInt64(clock.tv_nsec))
+            if case .reply(let replyLength, _) = engines[i].receive(buffer, length: n, now: now) {
+                _ = withUnsafePointer(to: &from) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, buffer.baseAddress, replyLength, 0, $0, length) } }
+            }
+        }
+    }
+
+    public func tearDown() {
+        if let daemon, daemon.isRunning {
+            daemon.terminate()
+            let end = Date().addingTimeInterval(5)
+            while daemon.isRunning && Date() < end { usleep(10_000) }
+            if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
+        }
+        daemon = nil
+        for ns in [node, responder] { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
+        ClusterFabric.removePins("\(XDPClassifier.defaultPinRoot)/\(tag)")
+        try? FileManager.default.removeItem(atPath: work)
+    }
+}
