@@ -19,6 +19,19 @@ struct netft_xsk {
 	void *area;
 };
 
+/* Sockets never load libxdp's own program: netft's classifier feeds them through its XSKMAP. */
+static struct xsk_socket_config socket_config(const struct netft_xsk_options *opt)
+{
+	struct xsk_socket_config cfg = {
+		.rx_size = opt->ring_size,
+		.tx_size = opt->ring_size,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.xdp_flags = 0,
+		.bind_flags = opt->bind_flags,
+	};
+	return cfg;
+}
+
 int netft_xsk_create(const char *ifname, void *umem_area, const struct netft_xsk_options *opt,
 		     struct netft_xsk **out)
 {
@@ -41,13 +54,7 @@ int netft_xsk_create(const char *ifname, void *umem_area, const struct netft_xsk
 		free(x);
 		return err < 0 ? err : -err;
 	}
-	struct xsk_socket_config scfg = {
-		.rx_size = opt->ring_size,
-		.tx_size = opt->ring_size,
-		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		.xdp_flags = 0,
-		.bind_flags = opt->bind_flags,
-	};
+	struct xsk_socket_config scfg = socket_config(opt);
 	err = xsk_socket__create(&x->socket, ifname, opt->queue, x->umem, &x->rx, &x->tx, &scfg);
 	if (err) {
 		xsk_umem__delete(x->umem);
@@ -190,13 +197,7 @@ int netft_xsk_create_shared(const char *ifname, struct netft_umem *u, void *area
 	if (!x)
 		return -ENOMEM;
 	x->area = area;
-	struct xsk_socket_config scfg = {
-		.rx_size = opt->ring_size,
-		.tx_size = opt->ring_size,
-		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		.xdp_flags = 0,
-		.bind_flags = opt->bind_flags,
-	};
+	struct xsk_socket_config scfg = socket_config(opt);
 	/* The first socket uses the rings made with the UMEM (on its fd); every
 	 * later one gets fill and completion rings of its own. */
 	x->fillp = u->sockets == 0 ? &u->fill : &x->fill;

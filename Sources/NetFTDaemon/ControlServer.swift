@@ -45,25 +45,8 @@ final class ControlServer {
 
     /// Answers every waiting client with `answer(request)`.
     func serve(_ answer: (String) -> Data) {
-        while true {
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { return }
-            defer { close(client) }
-            var timeout = timeval(tv_sec: 1, tv_usec: 0)
-            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var buffer = [UInt8](repeating: 0, count: 256)
-            let n = recv(client, &buffer, buffer.count, 0)
-            guard n > 0 else { continue }
-            let request = String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            let response = answer(request)
-            response.withUnsafeBytes { raw in
-                var sent = 0
-                while sent < raw.count {
-                    let m = send(client, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
-                    if m <= 0 { break }
-                    sent += m
-                }
-            }
+        OneShotServer.serve(fd, requestLimit: 256) { request in
+            [UInt8](answer(String(decoding: request, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
         }
     }
 

@@ -78,26 +78,9 @@ final class MetricsServer {
     deinit { close(fd) }
 
     func serve(_ body: () -> [UInt8]) {
-        while true {
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { return }
-            defer { close(client) }
-            var timeout = timeval(tv_sec: 1, tv_usec: 0)
-            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var request = [UInt8](repeating: 0, count: 2048)
-            guard recv(client, &request, request.count, 0) > 0 else { continue }
+        OneShotServer.serve(fd, requestLimit: 2048) { _ in
             let payload = body()
-            let head = Array("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(payload.count)\r\n\r\n".utf8)
-            for part in [head, payload] {
-                part.withUnsafeBytes { raw in
-                    var sent = 0
-                    while sent < raw.count {
-                        let n = send(client, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
-                        if n <= 0 { break }
-                        sent += n
-                    }
-                }
-            }
+            return Array("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(payload.count)\r\n\r\n".utf8) + payload
         }
     }
 }
