@@ -55,6 +55,9 @@ public struct ClusterConfig: Equatable, Sendable {
     public var security: SecurityLevel = .sign
     public var keyFile: String?
     public var heartbeat = Heartbeat()
+    /// Keep copies of sent data until acknowledged and resend them on the new
+    /// route after a failover (costs a copy per data packet).
+    public var losslessFailover = false
     /// PlumbAllCrossSubnetRoutes: a route for every pair, not only same-network pairs.
     public var plumbAllCrossSubnetRoutes = false
     public var networks: [Network] = []

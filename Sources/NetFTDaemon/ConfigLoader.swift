@@ -110,6 +110,7 @@ struct Reader {
     mutating func config(_ root: Node) throws(ConfigError) -> ClusterConfig {
         let keys: Set<String> = [
             "cluster", "port", "security", "key_file", "heartbeat", "networks", "nodes", "plumb_all_cross_subnet_routes",
+            "lossless_failover",
         ]
         let entries = try mapping(root, "the configuration", allowed: keys)
         guard let clusterNode = entries.first(where: { $0.0 == "cluster" })?.2 else {
@@ -127,6 +128,7 @@ struct Reader {
                 config.security = level
             case "key_file": config.keyFile = try string(value, "key_file")
             case "plumb_all_cross_subnet_routes": config.plumbAllCrossSubnetRoutes = try bool(value, name)
+            case "lossless_failover": config.losslessFailover = try bool(value, name)
             case "heartbeat": config.heartbeat = try heartbeat(value)
             case "networks": networksNode = value
             case "nodes": nodesNode = value

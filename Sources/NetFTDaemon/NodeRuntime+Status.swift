@@ -33,6 +33,10 @@ extension NodeRuntime {
                 routes_up: ids.filter { engine.table.status($0)?.state == .up }.count, routes: ids.count)
         }
         var drops: [String: UInt64] = ["no_peer": noPeerDrops, "no_route": noRouteDrops]
+        if let retention {
+            drops["lossless_resent"] = resent
+            drops["lossless_overwritten"] = retention.overwritten
+        }
         for reason in FrameError.allCases where engine.drops[reason] > 0 { drops[reason.rawValue] = engine.drops[reason] }
         if let xdp = port as? XDPPort {
             for (link, st) in zip(xdp.links, xdp.socketStatistics()) {

@@ -55,6 +55,10 @@ public final class NodeRuntime {
     }()
     var hotPathMallocs: UInt64 = 0
     var hotPathPackets: UInt64 = 0
+    /// Lossless failover (opt-in): kept copies, and per route the data frames received since our last ack.
+    let retention: RetentionRing?
+    var ackDue: [RouteID: (count: Int, since: Instant)] = [:]
+    var resent: UInt64 = 0
     var noRouteDrops: UInt64 = 0
     var noPeerDrops: UInt64 = 0
     var running = true
@@ -114,7 +118,8 @@ public final class NodeRuntime {
 
         let now = Instant.now
         let epoch = UInt32(truncatingIfNeeded: time(nil))
-        var table = RouteTable(localNode: me.id, epoch: epoch)
+        retention = config.losslessFailover ? RetentionRing(capacity: 4096) : nil
+        var table = RouteTable(localNode: me.id, epoch: epoch, unackedCapacity: config.losslessFailover ? 1024 : 256)
         for route in plan.routes {
             table.add(route, now: now)
             if let link = links.firstIndex(where: { $0.name == route.localInterface }) { routeLinks[route.id] = (link, route.realRemote) }
@@ -210,6 +215,7 @@ public final class NodeRuntime {
                 }
             }
             _ = tunSlot
+            if retention != nil { sendAcks() }
             if logEvents() || Instant.now.since(mirroredAt) > 1_000_000_000 { mirrorRoutes() }
         }
         log.info("[NETFT] netft \(me.name) stopping: removing \(adapter.name) and detaching the dataplane")
@@ -220,8 +226,11 @@ public final class NodeRuntime {
         let now = Instant.now
         return port.receive(limit: 256) { buffer, length in
             switch engine.receive(buffer, length: length, now: now) {
-            case .deliver(let offset, let count, _, _):
+            case .deliver(let offset, let count, _, let route):
                 adapter.write(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)]))
+                if retention != nil {
+                    if let due = ackDue[route] { ackDue[route] = (due.count + 1, due.since) } else { ackDue[route] = (1, now) }
+                }
                 return .done
             case .reply(let replyLength, _):
                 return .reply(length: replyLength)
@@ -250,11 +259,16 @@ public final class NodeRuntime {
                     noPeerDrops &+= 1
                     return nil
                 }
+                let slot = retention?.keep(UnsafeRawBufferPointer(rebasing: packet[0..<n]))
                 guard let sent = try? engine.encapsulate(to: peer, payloadLength: n, in: buffer, now: now),
                     let target = routeLinks[sent.route]
                 else {
                     noRouteDrops &+= 1
                     return nil
+                }
+                if let slot, let retention {
+                    retention.assign(slot, route: sent.route, sequence: sent.sequence)
+                    _ = engine.table.recordUnacked(on: sent.route, sequence: sent.sequence, handle: slot)
                 }
                 return Outbound(link: target.link, remote: target.remote, length: sent.length)
             }
@@ -328,10 +342,54 @@ public final class NodeRuntime {
         }
     }
 
+    /// Acknowledges received data: every 32 frames, or 5 ms after the first unacknowledged one.
+    func sendAcks() {
+        guard !ackDue.isEmpty else { return }
+        let now = Instant.now
+        for (route, due) in ackDue where due.count >= 32 || now.since(due.since) >= 5_000_000 {
+            ackDue[route] = nil
+            guard let target = routeLinks[route] else { continue }
+            port.send { buffer in
+                guard let length = try? engine.ack(on: route, into: buffer, now: now) else { return nil }
+                return Outbound(link: target.link, remote: target.remote, length: length)
+            }
+        }
+        port.flush()
+    }
+
+    /// After a failover, resends what the old route never had acknowledged.
+    func resendUnacknowledged(from old: RouteID, to peer: NodeID) {
+        guard let retention else { return }
+        var entries: [UnackedRecord.Entry] = []
+        engine.table.takeUnacked(from: old) { entries.append($0) }
+        let now = Instant.now
+        var count = 0
+        for entry in entries {
+            guard let packet = retention.packet(slot: entry.handle, route: old, sequence: entry.sequence) else { continue }
+            port.send { buffer in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset...]).copyMemory(from: packet)
+                let slot = retention.keep(packet)
+                guard let sent = try? engine.encapsulate(to: peer, payloadLength: packet.count, in: buffer, now: now, flags: .resent),
+                    let target = routeLinks[sent.route]
+                else { return nil }
+                retention.assign(slot, route: sent.route, sequence: sent.sequence)
+                _ = engine.table.recordUnacked(on: sent.route, sequence: sent.sequence, handle: slot)
+                count += 1
+                return Outbound(link: target.link, remote: target.remote, length: sent.length)
+            }
+        }
+        port.flush()
+        resent &+= UInt64(count)
+        if count > 0 { log.info("[NETFT] lossless failover: resent \(count) unacknowledged frame\(count == 1 ? "" : "s") on the new route") }
+    }
+
     /// Logs what happened since the last call; true if anything did.
     @discardableResult
     func logEvents() -> Bool {
         let events = engine.table.drainEvents()
+        for case .routeChanged(let peer, let from?, _?) in events where engine.table.status(from)?.state == .down {
+            resendUnacknowledged(from: from, to: peer)
+        }
         for event in events {
             let names = config.nodes
             for line in ClusterLog.lines(for: event, route: { engine.table.status($0)?.route }, node: { id in names.first { $0.id == id }?.name }) {

@@ -82,7 +82,10 @@ public final class BenchRunner {
             }
             if dataplane == .xdp { try saturated(fabric) }
         }
-        for profile in [ClusterConfig.Profile.fast, .default] where options.groups.contains("failover") { try failover(profile) }
+        for profile in [ClusterConfig.Profile.fast, .default] where options.groups.contains("failover") {
+            try failover(profile, lossless: false)
+            try failover(profile, lossless: true)
+        }
         for routes in [10, 100, 1000] where options.groups.contains("heartbeat") {
             var runs: [Double] = []
             for i in 0..<(options.quick ? 1 : 3) {
@@ -143,11 +146,12 @@ public final class BenchRunner {
 
     /// Silent path failures (a switch dropping node1's frames on the active
     /// network) cut again and again: time to detect, until traffic flows, lost.
-    func failover(_ profile: ClusterConfig.Profile) throws {
+    func failover(_ profile: ClusterConfig.Profile, lossless: Bool) throws {
         var spec = ClusterFabric.Spec()
         spec.profile = profile
+        spec.losslessFailover = lossless
         spec.dataplane = .xdp
-        progress("failover (\(profile.rawValue) profile): building the fabric")
+        progress("failover (\(profile.rawValue) profile\(lossless ? ", lossless" : "")): building the fabric")
         let fabric = try ClusterFabric(spec: spec, binary: binary, tag: "fail")
         defer { fabric.tearDown() }
         try fabric.startAll()
@@ -188,9 +192,9 @@ public final class BenchRunner {
             try Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "delete", "table", "bridge", "netft_bench"])
             _ = fabric.waitAllRoutesUp(seconds: 15)
         }
-        add("failover.detect_ms.\(profile.rawValue)", "ms", detect)
-        add("failover.recover_ms.\(profile.rawValue)", "ms", recover)
-        add("failover.lost_packets.\(profile.rawValue)", "packets", lost)
-        notes.append("failover (\(profile.rawValue)): lossless failover (resending unacknowledged frames on the new route) is implemented in NetFTCore but not yet wired into the daemons; every figure here is without it.")
+        let suffix = lossless ? ".lossless" : ""
+        add("failover.detect_ms.\(profile.rawValue)\(suffix)", "ms", detect)
+        add("failover.recover_ms.\(profile.rawValue)\(suffix)", "ms", recover)
+        add("failover.lost_packets.\(profile.rawValue)\(suffix)", "packets", lost)
     }
 }

@@ -16,6 +16,8 @@ public final class ClusterFabric {
         public var profile = ClusterConfig.Profile.fast
         public var dataplane = DataplaneKind.udp
         public var security = SecurityLevel.sign
+        /// lossless_failover in the generated configuration.
+        public var losslessFailover = false
         /// A library to LD_PRELOAD into every daemon (the bench's malloc counter).
         public var preload: String?
         /// Port for each daemon's Prometheus endpoint on 127.0.0.1 in its namespace (nil: none).
@@ -127,6 +129,7 @@ public final class ClusterFabric {
             security: \(spec.security)
             key_file: \(keyPath)
             heartbeat: \(heartbeat)
+            lossless_failover: \(spec.losslessFailover)
             networks:
 
             """

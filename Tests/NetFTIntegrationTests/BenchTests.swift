@@ -15,8 +15,11 @@ struct BenchTests {
         names += ["hotpath.allocations_per_packet.xdp", "hotpath.allocations_per_packet.udp"]
         names += ["heartbeat.saturated.false_failovers", "heartbeat.saturated.loss_ratio_max"]
         for profile in ["fast", "default"] {
-            names += ["failover.detect_ms.\(profile)", "failover.recover_ms.\(profile)", "failover.lost_packets.\(profile)"]
+            for suffix in ["", ".lossless"] {
+                names += ["failover.detect_ms.\(profile)\(suffix)", "failover.recover_ms.\(profile)\(suffix)", "failover.lost_packets.\(profile)\(suffix)"]
+            }
         }
+        names += ["heartbeat.cpu_percent.routes_10", "heartbeat.cpu_percent.routes_100", "heartbeat.cpu_percent.routes_1000"]
         return names
     }()
 

@@ -87,3 +87,46 @@ struct TwoNodeTests {
         #expect(fabric.status("node1") != nil, "the first daemon still answers")
     }
 }
+
+@Suite("Lossless failover", .serialized)
+struct LosslessFailoverTests {
+    /// A silent cut (the switch drops node1's frames, links stay up) with and
+    /// without lossless failover: with it, what the dead route swallowed during
+    /// detection is resent on the new route.
+    @Test("a silent cut of the active network", arguments: [false, true])
+    func silentCut(lossless: Bool) throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = .xdp
+        spec.losslessFailover = lossless
+        let fabric = try upFabric(spec, tag: lossless ? "lsl" : "nols")
+        defer { fabric.tearDown() }
+        let b = fabric.node("node2")
+        let stream = try TrafficStream(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4)
+        defer { stream.stop() }
+        usleep(300_000)
+        let t0 = stream.now
+        let rules = """
+            table bridge cut {
+              chain forward {
+                type filter hook forward priority 0; policy accept;
+                iifname "n1" drop
+                oifname "n1" drop
+              }
+            }
+            """
+        try rules.write(toFile: "\(fabric.workDirectory)/cut.nft", atomically: true, encoding: .utf8)
+        try Shell.run(["ip", "netns", "exec", fabric.switches[0], "nft", "-f", "\(fabric.workDirectory)/cut.nft"])
+        #expect(fabric.wait(seconds: 5) { fabric.routes("node1").first { $0["network"] as? String == "net1" }?["state"] as? String == "down" })
+        #expect(stream.waitForFlow(after: stream.now, seconds: 5))
+        usleep(500_000)
+        let w = stream.window(from: t0, to: stream.now - 0.2)
+        print("[lossless \(lossless)] silent cut: \(w.lost) datagrams lost, traffic stopped \(Int(w.longestGap * 1000)) ms")
+        if lossless {
+            #expect(w.lost == 0, "lossless failover lost \(w.lost) datagrams")
+            #expect(fabric.log("node1").contains("lossless failover: resent"))
+        } else {
+            #expect(w.lost > 0, "without lossless failover the detection window loses traffic (else the test measures nothing)")
+        }
+    }
+}
