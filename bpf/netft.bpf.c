@@ -190,6 +190,11 @@ int netft_classify(struct xdp_md *ctx)
 		PASS(pass_no_magic);
 	if (netft[4] < vmin || netft[4] > vmax)
 		PASS(pass_bad_version);
+	if ((void *)(netft + 6) <= data_end) {
+		__u8 type = netft[5];
+		if (type == NETFT_TYPE_HEARTBEAT_REQUEST || type == NETFT_TYPE_HEARTBEAT_REPLY || type == NETFT_TYPE_HELLO)
+			PASS(pass_control);
+	}
 
 	int verdict = bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
 	if (verdict == XDP_REDIRECT)

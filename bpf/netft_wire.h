@@ -14,6 +14,11 @@
 #define NETFT_DEFAULT_PORT 3343
 #define NETFT_XSKMAP_MAX 64
 #define NETFT_IPV6_EXT_MAX 4
+/* Frame types (byte 5) the classifier leaves to the kernel socket: heartbeats
+ * and hellos keep their own queue, so a saturated AF_XDP ring cannot starve them. */
+#define NETFT_TYPE_HEARTBEAT_REQUEST 1
+#define NETFT_TYPE_HEARTBEAT_REPLY 2
+#define NETFT_TYPE_HELLO 5
 
 /* One counter per decision: every frame the classifier sees moves exactly
  * one field. Field order is the ABI; append only. */
@@ -34,6 +39,7 @@ struct netft_stats {
 	__u64 pass_truncated_ip;
 	__u64 pass_truncated_udp;
 	__u64 pass_truncated_netft;  /* to netft's port, too short for magic + version */
+	__u64 pass_control;          /* heartbeat request/reply or hello: to the kernel's UDP socket */
 };
 
 #define NETFT_STATS_FIELDS (sizeof(struct netft_stats) / sizeof(__u64))

@@ -81,14 +81,22 @@ public struct RouteTable: Sendable {
     /// Runs every route's heartbeat clock; `send(route)` is called for each
     /// heartbeat request due now.
     public mutating func tick(now: Instant, send: (RouteID) -> Void) {
+        var lastPeer: NodeID?
         for i in routes.indices where now >= routes[i].monitor.nextRequestAt {
             let (sendRequest, event) = routes[i].monitor.tick(now: now)
             if let event { apply(event, route: i, now: now) }
             if sendRequest { send(routes[i].route.id) }
             if routes[i].state == .down { rediagnose(i, now: now) }
+            // Re-select only for peers whose routes ticked: RTTs and hold-downs
+            // move at heartbeat pace, and a node with many peers must not pay
+            // for all of them on every tick.
+            let peer = routes[i].route.peer
+            if peer != lastPeer {
+                reselect(peer, now: now)
+                lastPeer = peer
+            }
         }
         recomputeDeadline()
-        for peer in peers.keys { reselect(peer, now: now) }
     }
 
     // MARK: Sending

@@ -216,7 +216,8 @@ public final class NodeRuntime {
             }
             _ = tunSlot
             if retention != nil { sendAcks() }
-            if logEvents() || Instant.now.since(mirroredAt) > 1_000_000_000 { mirrorRoutes() }
+            // The pinned route map follows every event at once, and RTT and loss every 5 s.
+            if logEvents() || Instant.now.since(mirroredAt) > 5_000_000_000 { mirrorRoutes() }
         }
         log.info("[NETFT] netft \(me.name) stopping: removing \(adapter.name) and detaching the dataplane")
     }

@@ -11,7 +11,7 @@ public struct ClassifierStats: Equatable, Sendable {
         case passVLANTooDeep = "pass_vlan_too_deep", passBadIPHeader = "pass_bad_ip_header"
         case passTruncatedEth = "pass_truncated_eth", passTruncatedVLAN = "pass_truncated_vlan"
         case passTruncatedIP = "pass_truncated_ip", passTruncatedUDP = "pass_truncated_udp"
-        case passTruncatedNetFT = "pass_truncated_netft"
+        case passTruncatedNetFT = "pass_truncated_netft", passControl = "pass_control"
     }
 
     public private(set) var counts: [Reason: UInt64] = [:]
@@ -24,7 +24,7 @@ public struct ClassifierStats: Equatable, Sendable {
             raw.pass_fragment, raw.pass_no_magic, raw.pass_bad_version, raw.pass_ipv6_ext,
             raw.pass_vlan_too_deep, raw.pass_bad_ip_header, raw.pass_truncated_eth,
             raw.pass_truncated_vlan, raw.pass_truncated_ip, raw.pass_truncated_udp,
-            raw.pass_truncated_netft,
+            raw.pass_truncated_netft, raw.pass_control,
         ]
         for (reason, value) in zip(Reason.allCases, values) { counts[reason] = value }
     }

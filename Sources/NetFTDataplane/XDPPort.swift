@@ -3,12 +3,12 @@ import Glibc
 import NetFTCore
 
 /// The fast dataplane: the XDP classifier on every link steers netft frames
-/// into an AF_XDP socket per link, all sharing one UMEM. Frames are parsed,
+/// data frames into an AF_XDP socket per link, all sharing one UMEM. Frames are parsed,
 /// answered and sent in place in UMEM frames; packets from the virtual
 /// adapter are read straight into a UMEM frame behind room for the outer
-/// headers. Frames the classifier leaves to the kernel (another RX queue, a
-/// fragment) still arrive through the UDP sockets kept open beside, which
-/// also carry the rare frame whose next-hop MAC is not yet known.
+/// headers. Heartbeats and hellos, and frames the classifier leaves to the
+/// kernel (another RX queue, a fragment), arrive through the UDP sockets kept
+/// open beside, which also carry the rare frame whose next-hop MAC is unknown.
 public final class XDPPort: DataplanePort {
     public let kind = DataplaneKind.xdp
     public let links: [DataplaneLink]
@@ -118,7 +118,10 @@ public final class XDPPort: DataplanePort {
     }
 
     public func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int) -> ReceiveAction) -> Int {
-        var handled = 0
+        // Heartbeats come through the kernel socket (the classifier passes
+        // control frames): served first, with a budget of their own, so a full
+        // data ring never delays them.
+        var handled = kernel.receive(limit: 64, body)
         for (s, socket) in sockets.enumerated() {
             var index: UInt32 = 0
             let count = netft_xsk_rx_peek(socket, UInt32(max(0, min(limit - handled, 256))), &index)
@@ -150,8 +153,6 @@ public final class XDPPort: DataplanePort {
             reclaim(socket)
             refill(socket)
         }
-        // What the classifier left to the kernel.
-        handled += kernel.receive(limit: max(0, limit - handled), body)
         return handled
     }
 

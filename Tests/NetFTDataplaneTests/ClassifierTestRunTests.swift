@@ -58,6 +58,11 @@ struct ClassifierTestRunTests {
         make("IPv4 jumbo netft frame (9000 bytes)", .noSocket) { $0.payload = FrameBuilder.netftPayload(extra: 9000 - 47) },
         make("IPv4 frame of exactly magic + version", .noSocket) { $0.payload = FrameBuilder.netftPayload(extra: 0) },
         make("IPv4 netft with 4 bytes of magic only", .passTruncatedNetFT) { $0.payload = FrameBuilder.be32(Wire.magic) },
+        make("heartbeat request: to the kernel socket", .passControl) { $0.payload = FrameBuilder.be32(Wire.magic) + [1, 1] + [UInt8](repeating: 0, count: 60) },
+        make("heartbeat reply: to the kernel socket", .passControl) { $0.network = .ipv6; $0.payload = FrameBuilder.be32(Wire.magic) + [1, 2] + [UInt8](repeating: 0, count: 60) },
+        make("hello: to the kernel socket", .passControl) { $0.vlanTags = [0x8100]; $0.payload = FrameBuilder.be32(Wire.magic) + [1, 5] + [UInt8](repeating: 0, count: 60) },
+        make("data frame: steered", .noSocket) { $0.payload = FrameBuilder.be32(Wire.magic) + [1, 3] + [UInt8](repeating: 0, count: 60) },
+        make("ack frame: steered", .noSocket) { $0.payload = FrameBuilder.be32(Wire.magic) + [1, 4] + [UInt8](repeating: 0, count: 60) },
     ]
 
     @Test("verdict and counter", arguments: cases)
