@@ -163,7 +163,6 @@ public final class NodeRuntime {
         var fds = [pollfd]()
         let portDescriptors = port.descriptors
         for fd in portDescriptors { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
-        let tunSlot = fds.count
         fds.append(pollfd(fd: adapter.fileDescriptor, events: Int16(POLLIN), revents: 0))
         let netlinkSlot = fds.count
         fds.append(pollfd(fd: interfaces.monitor.fileDescriptor, events: Int16(POLLIN), revents: 0))
@@ -214,7 +213,6 @@ public final class NodeRuntime {
                     return metrics.registry.emitToBuffer()
                 }
             }
-            _ = tunSlot
             if retention != nil { sendAcks() }
             // The pinned route map follows every event at once, and RTT and loss every 5 s.
             if logEvents() || Instant.now.since(mirroredAt) > 5_000_000_000 { mirrorRoutes() }

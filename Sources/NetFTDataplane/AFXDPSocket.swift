@@ -1,7 +1,9 @@
 import CNetFTShims
 import Glibc
 
-/// One AF_XDP socket bound to a NIC queue, with its own UMEM.
+/// One AF_XDP socket bound to a NIC queue, with its own UMEM, for receiving
+/// (the classifier's live test and the smoke run; the daemon's dataplane is
+/// XDPPort, whose sockets share one UMEM and also transmit).
 ///
 /// Frames are touched in place: `receive` hands the handler a view into the
 /// UMEM frame and gives the frame straight back to the fill ring, so nothing
@@ -25,7 +27,8 @@ public final class AFXDPSocket {
     private let handle: OpaquePointer
     private let area: UnsafeMutableRawPointer
     private let areaSize: Int
-    /// Frames not lent to the kernel: the TX half of the UMEM.
+    /// Frames not lent to the kernel (the UMEM's second half, and any the
+    /// fill ring had no room for).
     private var freeFrames: [UInt64]
 
     public var fileDescriptor: Int32 { netft_xsk_fd(handle) }
@@ -59,7 +62,7 @@ public final class AFXDPSocket {
         self.handle = handle!
         bindMode = mode
 
-        // First half of the frames feeds the kernel (fill ring); the rest is ours for TX.
+        // First half of the frames feeds the kernel (fill ring); the rest are spares.
         let half = options.frameCount / 2
         freeFrames = (half..<options.frameCount).map { UInt64($0) * UInt64(options.frameSize) }
         var index: UInt32 = 0
@@ -98,62 +101,21 @@ public final class AFXDPSocket {
         guard count > 0 else { return 0 }
         var fillIndex: UInt32 = 0
         let fillable = netft_xsk_fill_reserve(handle, count, &fillIndex)
+        var filled: UInt32 = 0
         for i in 0..<count {
             let desc = netft_xsk_rx_desc(handle, index &+ i)!.pointee
             body(UnsafeMutableRawBufferPointer(start: area + Int(desc.addr), count: Int(desc.len)))
             // Return the frame's base address (the kernel may have used an offset into it).
             let base = desc.addr - desc.addr % UInt64(options.frameSize)
-            if i < fillable { netft_xsk_fill_set(handle, fillIndex &+ i, base) } else { freeFrames.append(base) }
+            if filled < fillable {
+                netft_xsk_fill_set(handle, fillIndex &+ filled, base)
+                filled += 1
+            } else {
+                freeFrames.append(base)
+            }
         }
         netft_xsk_rx_release(handle, count)
-        netft_xsk_fill_submit(handle, fillable)
+        netft_xsk_fill_submit(handle, filled)
         return Int(count)
-    }
-
-    /// Copies a whole Ethernet frame into a free UMEM frame and queues it for TX.
-    public func transmit(_ frame: UnsafeRawBufferPointer) throws(SystemError) {
-        reclaimCompleted()
-        guard frame.count <= Int(options.frameSize) else {
-            throw SystemError("transmit a \(frame.count)-byte frame (UMEM frames are \(options.frameSize))", errno: EMSGSIZE)
-        }
-        guard let address = freeFrames.popLast() else {
-            throw SystemError("transmit on \(interface): no free UMEM frame", errno: ENOBUFS)
-        }
-        var index: UInt32 = 0
-        guard netft_xsk_tx_reserve(handle, 1, &index) == 1 else {
-            freeFrames.append(address)
-            throw SystemError("transmit on \(interface): TX ring full", errno: ENOBUFS)
-        }
-        (area + Int(address)).copyMemory(from: frame.baseAddress!, byteCount: frame.count)
-        let desc = netft_xsk_tx_desc(handle, index)!
-        desc.pointee.addr = address
-        desc.pointee.len = UInt32(frame.count)
-        desc.pointee.options = 0
-        netft_xsk_tx_submit(handle, 1)
-        try kick()
-    }
-
-    /// Asks the kernel to send what the TX ring holds; copy mode sends at most
-    /// 32 frames per kick and answers EAGAIN while more are queued.
-    public func kick() throws(SystemError) {
-        var attempts = 0
-        while true {
-            let result = netft_xsk_tx_kick(handle)
-            if result == 0 { return }
-            if result == -EAGAIN && attempts < 1000 {
-                attempts += 1
-                reclaimCompleted()
-                continue
-            }
-            throw SystemError("kick TX on \(interface)", returned: result)
-        }
-    }
-
-    /// Takes frames the kernel finished sending back into the free list.
-    public func reclaimCompleted() {
-        var index: UInt32 = 0
-        let done = netft_xsk_comp_peek(handle, 64, &index)
-        for i in 0..<done { freeFrames.append(netft_xsk_comp_addr(handle, index &+ i)) }
-        netft_xsk_comp_release(handle, done)
     }
 }

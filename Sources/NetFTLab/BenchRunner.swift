@@ -135,12 +135,10 @@ public final class BenchRunner {
     func saturated(_ fabric: ClusterFabric) throws {
         let a = fabric.node("node1"), b = fabric.node("node2")
         let downsBefore = fabric.nodes.map { fabric.log($0.name).components(separatedBy: "Setting state to Down").count }.reduce(0, +)
-        let sentBefore = (fabric.routes("node1").map { $0["frames_received"] as? Int ?? 0 }).reduce(0, +)
         progress("xdp: tunnel saturated for \(Int(options.saturatedSeconds)) s: watching heartbeats")
         let pps = try LoadGenerators.udpPPS(from: a.namespace, to: b.namespace, address: b.virtualIPv4, payload: 64, seconds: options.saturatedSeconds, port: 7500)
         let downs = fabric.nodes.map { fabric.log($0.name).components(separatedBy: "Setting state to Down").count }.reduce(0, +) - downsBefore
         let loss = fabric.routes("node1").map { $0["loss"] as? Double ?? 0 }.max() ?? 0
-        _ = sentBefore
         add("heartbeat.saturated.false_failovers", "route downs", [Double(downs)])
         add("heartbeat.saturated.loss_ratio_max", "ratio", [loss])
         add("heartbeat.saturated.tunnel_pps", "packets/s", [pps])
