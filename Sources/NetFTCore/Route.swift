@@ -59,6 +59,19 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
     case portBlockedSuspected
     /// One direction works: `weHearThem` true means our frames do not reach the peer.
     case asymmetric(weHearThem: Bool)
+    /// The link that took the route down (ours when `local`) is up again; the
+    /// route waits for heartbeats to bring it Up. Not a new failure.
+    case linkRecovering(local: Bool)
+
+    /// Whether this reason rests on a link state (netlink here, or the peer's
+    /// report), which is evidence at once; the others are inferred from what
+    /// did not arrive and must hold for a whole detection window.
+    public var isLinkState: Bool {
+        switch self {
+        case .localLinkDown, .remoteLinkDown: true
+        default: false
+        }
+    }
 
     public var description: String {
         switch self {
@@ -68,6 +81,8 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .portBlockedSuspected: "port blocked suspected: links up on both ends and the peer alive on another network, but no heartbeat passes"
         case .asymmetric(true): "asymmetric: we hear the peer but it does not hear us (one-way loss, or a firewall dropping inbound on the peer)"
         case .asymmetric(false): "asymmetric: the peer hears us but we do not hear it (one-way loss, or a firewall dropping inbound here)"
+        case .linkRecovering(true): "local link up again, waiting for heartbeats"
+        case .linkRecovering(false): "remote link up again, waiting for heartbeats"
         }
     }
 
@@ -80,6 +95,7 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .portBlockedSuspected: "port_blocked_suspected"
         case .asymmetric(true): "asymmetric_outbound_lost"
         case .asymmetric(false): "asymmetric_inbound_lost"
+        case .linkRecovering: "link_recovering"
         }
     }
 }

@@ -16,7 +16,13 @@ public struct RouteStatus: Sendable {
     public internal(set) var peerReport: RouteReport.Entry?
     public internal(set) var peerReportAt: Instant?
     public internal(set) var localLinkUp = true
+    /// When our link, or the peer's by its report, was last seen down.
+    var localLinkDownAt: Instant?
+    var remoteLinkDownAt: Instant?
     public internal(set) var diagnosis: DownReason?
+    /// An inferred reason that differs from `diagnosis`, and since when it
+    /// has held: adopted only once it has held for a whole detection window.
+    var candidate: (reason: DownReason, since: Instant)?
     public internal(set) var unacked: UnackedRecord
     public internal(set) var counters = Counters()
 
@@ -48,13 +54,24 @@ public struct RouteStatus: Sendable {
         return peerReport
     }
 
-    /// The best explanation for this route being Down, from what both ends know.
-    func diagnose(now: Instant, peerAliveElsewhere: Bool) -> DownReason {
+    /// A link of this route went down within the last detection window: the
+    /// misses that take a route down after a flap are the flap's.
+    func linkFlapped(now: Instant) -> DownReason? {
+        let window = route.heartbeat.detectionTime.nanoseconds
+        if let at = localLinkDownAt, now.since(at) <= window { return .localLinkDown }
+        if let at = remoteLinkDownAt, now.since(at) <= window { return .remoteLinkDown }
+        return nil
+    }
+
+    /// The best explanation for this route being Down, from what both ends
+    /// know now; nil when both ends hear each other (the route is coming back).
+    func diagnose(now: Instant, peerAliveElsewhere: Bool) -> DownReason? {
         if !localLinkUp { return .localLinkDown }
         let report = freshReport(now: now)
         if report?.link == .down { return .remoteLinkDown }
         let weHear = hearsPeer(now: now)
         let theyHear = report?.hearing ?? false
+        if weHear && theyHear { return nil }
         if weHear && !theyHear && peerAliveElsewhere { return .asymmetric(weHearThem: true) }
         if !weHear && theyHear { return .asymmetric(weHearThem: false) }
         if !weHear && peerAliveElsewhere && report != nil { return .portBlockedSuspected }

@@ -86,7 +86,7 @@ public struct RouteTable: Sendable {
             let (sendRequest, event) = routes[i].monitor.tick(now: now)
             if let event { apply(event, route: i, now: now) }
             if sendRequest { send(routes[i].route.id) }
-            if routes[i].state == .down { rediagnose(i, now: now) }
+            if routes[i].state == .down { rediagnose(i, now: now) } else { _ = observe(i, now: now) }
             // Re-select only for peers whose routes ticked: RTTs and hold-downs
             // move at heartbeat pace, and a node with many peers must not pay
             // for all of them on every tick.
@@ -195,14 +195,16 @@ public struct RouteTable: Sendable {
         guard let i = index[entry.route], routes[i].route.peer == peer else { return }
         routes[i].peerReport = entry
         routes[i].peerReportAt = now
+        if entry.link == .down { routes[i].remoteLinkDownAt = now }
         routes[i].unacked.acknowledge(upTo: entry.received) { _ in }
-        rediagnose(i, now: now)
+        if routes[i].state == .down { rediagnose(i, now: now) } else { _ = observe(i, now: now) }
     }
 
     /// The dataplane saw `interface` go down or come up.
     public mutating func linkChanged(interface: String, up: Bool, now: Instant) {
         for i in routes.indices where routes[i].route.localInterface == interface {
             routes[i].localLinkUp = up
+            if !up { routes[i].localLinkDownAt = now }
             if let event = routes[i].monitor.linkChanged(up: up, now: now) { apply(event, route: i, now: now) }
         }
         recomputeDeadline()
@@ -223,8 +225,18 @@ public struct RouteTable: Sendable {
                 pending.append(.nodeReachable(peer))
             }
         case .down(let cause):
-            let reason: DownReason =
-                cause == .localLinkDown ? .localLinkDown : routes[i].diagnose(now: now, peerAliveElsewhere: peerAlive(peer, besides: i))
+            // An inferred cause is named only if its evidence held for the
+            // whole detection window; otherwise what is known for sure: the misses.
+            let reason: DownReason
+            if cause == .localLinkDown {
+                reason = .localLinkDown
+            } else if let flapped = routes[i].linkFlapped(now: now) {
+                reason = flapped
+            } else if let (evidence, held) = observe(i, now: now), evidence.isLinkState || held {
+                reason = evidence
+            } else {
+                reason = .missedHeartbeats(routes[i].monitor.misses)
+            }
             routes[i].diagnosis = reason
             pending.append(.routeDown(id, reason))
             reselect(peer, now: now)
@@ -235,13 +247,37 @@ public struct RouteTable: Sendable {
         }
     }
 
+    /// What the evidence on route `i` says now (nil: both ends hear each
+    /// other), and whether it has said so for a whole detection window.
+    /// Followed on every heartbeat and report, Up or Down, so a cause is held
+    /// to the window before it is ever named.
+    private mutating func observe(_ i: Int, now: Instant) -> (DownReason, held: Bool)? {
+        guard let fresh = routes[i].diagnose(now: now, peerAliveElsewhere: peerAlive(routes[i].route.peer, besides: i)) else {
+            routes[i].candidate = nil
+            return nil
+        }
+        if routes[i].candidate?.reason.code != fresh.code { routes[i].candidate = (fresh, now) }
+        let since = routes[i].candidate?.since ?? now
+        return (fresh, now.since(since) >= routes[i].route.heartbeat.detectionTime.nanoseconds)
+    }
+
+    /// Re-reads a Down route's evidence. A link state (ours from netlink, the
+    /// peer's from its report) counts at once, and so does that link coming
+    /// back (logged as recovery, not as a new failure); an inferred cause
+    /// replaces the diagnosis only once it has held for a whole detection
+    /// window, so the moments while a route comes back name nothing false.
     private mutating func rediagnose(_ i: Int, now: Instant) {
         guard routes[i].state == .down, let current = routes[i].diagnosis else { return }
-        let fresh = routes[i].diagnose(now: now, peerAliveElsewhere: peerAlive(routes[i].route.peer, besides: i))
-        if fresh != current {
-            routes[i].diagnosis = fresh
-            pending.append(.routeDiagnosis(routes[i].route.id, fresh))
+        guard let (evidence, held) = observe(i, now: now) else { return }  // both ends hear: coming back
+        var next = evidence
+        if current.isLinkState && !evidence.isLinkState {
+            next = .linkRecovering(local: current == .localLinkDown)
+        } else if !evidence.isLinkState && !held {
+            return
         }
+        guard next.code != current.code else { return }
+        routes[i].diagnosis = next
+        pending.append(.routeDiagnosis(routes[i].route.id, next))
     }
 
     private func peerAlive(_ peer: NodeID, besides i: Int) -> Bool {

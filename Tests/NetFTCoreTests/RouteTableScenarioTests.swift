@@ -178,4 +178,62 @@ struct RouteTableScenarioTests {
         let drops = f.engines[1]!.drops
         #expect(drops[.replayed] == 1 && drops[.authenticationFailed] == 1 && drops[.truncated] == 1 && drops[.staleEpoch] == 1)
     }
+
+    /// Every reason either node gave for `route` being down, in order.
+    static func reasons(_ f: Fabric, _ node: NodeID, _ route: RouteID) -> [String] {
+        f.eventList(node).compactMap { e in
+            switch e {
+            case .routeDown(route, let r), .routeDiagnosis(route, let r): r.code
+            default: nil
+            }
+        }
+    }
+
+    @Test(arguments: [HeartbeatSettings.fast, .windowsDefault])
+    func aLinkThatComesBackIsLoggedAsRecoveryNeverAsAFirewall(_ settings: HeartbeatSettings) {
+        let f = Self.upFabric(settings)
+        let r1 = f.route(1, 2, network: 0)
+        f.setLink(1, network: 0, up: false)
+        f.run(ms: settings.detectionTime.value * 3)
+        f.setLink(1, network: 0, up: true)
+        #expect(f.run(until: { f.status(1, r1).state == .up && f.status(2, r1).state == .up }, maxMs: settings.detectionTime.value * 20))
+        let allowed: Set<String> = ["local_link_down", "remote_link_down", "link_recovering"]
+        for node: NodeID in [1, 2] {
+            let said = Self.reasons(f, node, r1)
+            #expect(!said.isEmpty && Set(said).isSubset(of: allowed), "node \(node) said \(said)")
+        }
+        #expect(Self.reasons(f, 1, r1).first == "local_link_down")
+        #expect(Self.reasons(f, 2, r1).contains("remote_link_down"))
+        #expect(Self.reasons(f, 1, r1).last == "link_recovering", "the return of the link is named as such")
+    }
+
+    @Test(arguments: [11, 23, 42, 97] as [UInt64])
+    func aFlappingLinkNamesOnlyLinkStatesOnBothSides(seed: UInt64) {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0)
+        var rng = SplitMix64(seed: seed)
+        for _ in 0..<12 {  // irregular flaps, 20-300 ms each way
+            f.setLink(1, network: 0, up: false)
+            f.run(ms: UInt64.random(in: 20...300, using: &rng))
+            f.setLink(1, network: 0, up: true)
+            f.run(ms: UInt64.random(in: 20...300, using: &rng))
+        }
+        f.run(ms: 5000)
+        let allowed: Set<String> = ["local_link_down", "remote_link_down", "link_recovering"]
+        for node: NodeID in [1, 2] {
+            let said = Self.reasons(f, node, r1)
+            #expect(Set(said).isSubset(of: allowed), "node \(node) said \(said)")
+        }
+        #expect(f.status(1, r1).state == .up && f.status(2, r1).state == .up)
+    }
+
+    @Test func aSilentRouteIsNamedOnceWithTheMissesThatTookItDown() {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0), r2 = f.route(1, 2, network: 1)
+        for r in [r1, r2] { f.block(from: 1, route: r); f.block(from: 2, route: r) }
+        f.run(ms: 3000)
+        #expect(Self.reasons(f, 1, r1) == ["missed_heartbeats"], "one Down, no re-count while it stays silent")
+        #expect(f.status(1, r1).diagnosis == .missedHeartbeats(HeartbeatSettings.fast.threshold))
+    }
 }
+
