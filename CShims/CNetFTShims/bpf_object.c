@@ -113,6 +113,37 @@ int netft_xdp_query_id(int ifindex, uint32_t xdp_flags, uint32_t *prog_id)
 	return bpf_xdp_query_id(ifindex, (int)xdp_flags, prog_id);
 }
 
+int netft_xdp_attach_link(int ifindex, int prog_fd, uint32_t xdp_flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = xdp_flags);
+	int fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	return fd < 0 ? -errno : fd;
+}
+
+int netft_xdp_query_attached(int ifindex, uint32_t *prog_id, uint8_t *attach_mode, char *name)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	*prog_id = 0;
+	*attach_mode = 0;
+	name[0] = 0;
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return -errno;
+	*prog_id = q.prog_id ? q.prog_id : (q.drv_prog_id ? q.drv_prog_id : (q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id));
+	*attach_mode = q.attach_mode;
+	if (!*prog_id)
+		return 0;
+	int fd = bpf_prog_get_fd_by_id(*prog_id);
+	if (fd < 0)
+		return 0; /* the id is still worth reporting */
+	struct bpf_prog_info info;
+	memset(&info, 0, sizeof(info));
+	__u32 len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+		memcpy(name, info.name, BPF_OBJ_NAME_LEN);
+	close(fd);
+	return 0;
+}
+
 int netft_bpf_test_run(int prog_fd, const void *frame, uint32_t len, void *out, uint32_t *out_len,
 		       uint32_t *retval)
 {

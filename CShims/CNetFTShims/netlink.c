@@ -44,7 +44,7 @@ int netft_nl_open(struct netft_nl **out)
 
 int netft_nl_open_monitor(struct netft_nl **out)
 {
-	return open_socket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, out);
+	return open_socket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_NEIGH, out);
 }
 
 int netft_nl_fd(const struct netft_nl *nl)
@@ -127,7 +127,8 @@ static int parse_neigh(const struct nlmsghdr *nlh, struct parse_ctx *p)
 	memset(&n, 0, sizeof(n));
 	n.ifindex = nd->ndm_ifindex;
 	n.family = nd->ndm_family;
-	n.state = nd->ndm_state;
+	/* A deleted entry is reported as NUD_NONE: no usable address. */
+	n.state = nlh->nlmsg_type == RTM_DELNEIGH ? 0 : nd->ndm_state;
 	const struct nlattr *attr;
 	mnl_attr_for_each(attr, nlh, sizeof(*nd)) {
 		if (mnl_attr_get_type(attr) == NDA_DST && mnl_attr_get_payload_len(attr) <= 16)
@@ -153,6 +154,7 @@ static int dispatch(const struct nlmsghdr *nlh, void *data)
 	case RTM_DELADDR:
 		return parse_addr(nlh, p);
 	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH:
 		return parse_neigh(nlh, p);
 	}
 	return MNL_CB_OK;
@@ -284,10 +286,11 @@ int netft_nl_dump_neighbours(struct netft_nl *nl, int family, netft_nl_neigh_cb 
 	return transact(nl, nlh, &p);
 }
 
-int netft_nl_read_events(struct netft_nl *nl, netft_nl_link_cb link_cb, netft_nl_addr_cb addr_cb, void *ctx)
+int netft_nl_read_events(struct netft_nl *nl, netft_nl_link_cb link_cb, netft_nl_addr_cb addr_cb,
+			 netft_nl_neigh_cb neigh_cb, void *ctx)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct parse_ctx p = {.link_cb = link_cb, .addr_cb = addr_cb, .ctx = ctx};
+	struct parse_ctx p = {.link_cb = link_cb, .addr_cb = addr_cb, .neigh_cb = neigh_cb, .ctx = ctx};
 	int handled = 0;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));

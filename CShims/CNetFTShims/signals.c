@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "netft_shims.h"
 
@@ -26,4 +27,11 @@ int netft_signals_read(int fd)
 	if (n != sizeof(info))
 		return n < 0 ? -errno : 0;
 	return (int)info.ssi_signo;
+}
+
+int netft_pidfd_open(int pid)
+{
+	/* A descriptor that becomes readable when the process exits (Linux 5.3+). */
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+	return fd < 0 ? -errno : (int)fd;
 }

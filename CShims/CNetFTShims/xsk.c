@@ -80,6 +80,16 @@ int netft_xsk_fd(const struct netft_xsk *x)
 	return xsk_socket__fd(x->socket);
 }
 
+uint32_t netft_xsk_fill_free(struct netft_xsk *x, uint32_t n)
+{
+	return xsk_prod_nb_free(x->fillp, n);
+}
+
+int netft_xsk_tx_needs_wakeup(const struct netft_xsk *x)
+{
+	return xsk_ring_prod__needs_wakeup(&x->tx);
+}
+
 uint32_t netft_xsk_fill_reserve(struct netft_xsk *x, uint32_t n, uint32_t *idx)
 {
 	return xsk_ring_prod__reserve(x->fillp, n, idx);

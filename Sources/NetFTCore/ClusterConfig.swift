@@ -58,6 +58,10 @@ public struct ClusterConfig: Equatable, Sendable {
     /// Keep copies of sent data until acknowledged and resend them on the new
     /// route after a failover (costs a copy per data packet).
     public var losslessFailover = false
+    /// A NIC that already has another XDP program: netft leaves it there and
+    /// carries that NIC through the kernel socket (udp), or refuses to start.
+    public enum OccupiedNIC: String, Sendable { case udp, refuse }
+    public var occupiedNIC = OccupiedNIC.udp
     /// PlumbAllCrossSubnetRoutes: a route for every pair, not only same-network pairs.
     public var plumbAllCrossSubnetRoutes = false
     public var networks: [Network] = []

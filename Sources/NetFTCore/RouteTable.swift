@@ -271,7 +271,11 @@ public struct RouteTable: Sendable {
         guard let (evidence, held) = observe(i, now: now) else { return }  // both ends hear: coming back
         var next = evidence
         if current.isLinkState && !evidence.isLinkState {
-            next = .linkRecovering(local: current == .localLinkDown)
+            // Only positive evidence that the link is back counts as recovery;
+            // a report that merely aged out leaves the last known cause standing.
+            let local = current == .localLinkDown
+            guard local ? routes[i].localLinkUp : routes[i].freshReport(now: now)?.link == .up else { return }
+            next = .linkRecovering(local: local)
         } else if !evidence.isLinkState && !held {
             return
         }

@@ -1,61 +1,59 @@
 import Foundation
 import Glibc
+import NIOCore
+import NIOPosix
 import NetFTDataplane
+import Synchronization
 
 /// The control socket: a Unix stream socket (mode 0600) answering one
-/// request line ("status", "routes", "nodes") with one JSON document.
-final class ControlServer {
+/// request line ("status", "routes", "nodes") with one JSON document, served
+/// by SwiftNIO off the datapath. Every connection has a deadline for the
+/// whole exchange and the number open at once is bounded, so a silent
+/// client, a client that never reads, or a crowd of them costs the node
+/// nothing but a descriptor each, for a while.
+final class ControlServer: Sendable {
     let path: String
-    let fd: Int32
+    let channel: any Channel
+    static let deadline = TimeAmount.seconds(3)
+    static let maximumClients = 64
 
-    init(path: String) throws(SystemError) {
+    init(path: String, group: any EventLoopGroup, answer: @escaping @Sendable (String, any EventLoop) -> EventLoopFuture<[UInt8]>) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        unlink(path)
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("open control socket", errno: errno) }
-        var address = ControlServer.address(path)
+        let clients = ClientCount(limit: ControlServer.maximumClients)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        RequestLineHandler(limit: 256, deadline: ControlServer.deadline, clients: clients, answer: answer))
+                }
+            }
         let previous = umask(0o077)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        umask(previous)
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let error = errno
-            close(fd)
-            throw SystemError("listen on control socket \(path)", errno: error)
-        }
+        defer { umask(previous) }
+        channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
         chmod(path, 0o600)
     }
 
-    deinit {
-        close(fd)
+    func close() {
+        try? channel.close().wait()
         unlink(path)
     }
 
-    static func address(_ path: String) -> sockaddr_un {
+    /// Client side: sends `request`, returns the whole answer (waits at most `seconds`).
+    static func ask(_ request: String, path: String, seconds: Int = 5) throws(SystemError) -> Data {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("open socket", errno: errno) }
+        defer { Glibc.close(fd) }
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
         }
-        return address
-    }
-
-    /// Answers every waiting client with `answer(request)`.
-    func serve(_ answer: (String) -> Data) {
-        OneShotServer.serve(fd, requestLimit: 256) { request in
-            [UInt8](answer(String(decoding: request, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
-        }
-    }
-
-    /// Client side: sends `request`, returns the whole answer.
-    static func ask(_ request: String, path: String) throws(SystemError) -> Data {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("open socket", errno: errno) }
-        defer { close(fd) }
-        var address = address(path)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
@@ -66,9 +64,80 @@ final class ControlServer {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
+            if n < 0 && answer.isEmpty { throw SystemError("read the answer of the netft daemon at \(path)", errno: errno) }
             if n <= 0 { break }
             answer.append(contentsOf: buffer[0..<n])
         }
         return answer
     }
+}
+
+/// Connections open now, against a bound.
+final class ClientCount: Sendable {
+    private let open = Atomic<Int>(0)
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+    func enter() -> Bool {
+        if open.add(1, ordering: .relaxed).newValue <= limit { return true }
+        open.subtract(1, ordering: .relaxed)
+        return false
+    }
+    func leave() { open.subtract(1, ordering: .relaxed) }
+}
+
+/// Reads one request line, writes one answer, closes; closes anyway at the deadline.
+final class RequestLineHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let limit: Int
+    private let deadline: TimeAmount
+    private let clients: ClientCount
+    private let answer: @Sendable (String, any EventLoop) -> EventLoopFuture<[UInt8]>
+    private var request: [UInt8] = []
+    private var answering = false
+    private var counted = false
+    private var timer: Scheduled<Void>?
+
+    init(limit: Int, deadline: TimeAmount, clients: ClientCount, answer: @escaping @Sendable (String, any EventLoop) -> EventLoopFuture<[UInt8]>) {
+        self.limit = limit
+        self.deadline = deadline
+        self.clients = clients
+        self.answer = answer
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard clients.enter() else {
+            context.close(promise: nil)
+            return
+        }
+        counted = true
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: deadline) { bound.value.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        if counted { clients.leave() }
+        counted = false
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answering else { return }
+        let buffer = unwrapInboundIn(data)
+        request += buffer.readableBytesView
+        guard request.contains(UInt8(ascii: "\n")) || request.count >= limit else { return }
+        answering = true
+        let line = String(decoding: request.prefix(limit).prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        answer(line, context.eventLoop).hop(to: context.eventLoop).whenComplete { result in
+            let context = bound.value
+            let bytes = (try? result.get()) ?? Array("{\"error\": \"no answer\"}\n".utf8)
+            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes))).whenComplete { _ in bound.value.close(promise: nil) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
 }

@@ -1,7 +1,8 @@
 import NetFTCore
 import NetFTDataplane
 
-/// Finds the node's interfaces through netlink and follows their changes.
+/// Finds the node's interfaces through netlink and follows their changes:
+/// links, addresses and neighbours. Lives on the control plane's thread.
 final class InterfaceManager {
     private let netlink: Netlink
     let monitor: Netlink
@@ -11,6 +12,12 @@ final class InterfaceManager {
     init() throws(SystemError) {
         netlink = try Netlink()
         monitor = try Netlink(monitor: true)
+        try resync()
+    }
+
+    /// Reads links and addresses whole (at start, and when notifications were lost).
+    func resync() throws(SystemError) {
+        links = [:]
         for link in try netlink.links() { links[link.index] = link }
         addresses = Set(try netlink.addresses())
     }
@@ -31,20 +38,47 @@ final class InterfaceManager {
         return link.isOperational && addresses.contains { $0.interfaceIndex == link.index && $0.address == address }
     }
 
-    /// Applies pending notifications; returns the names of interfaces whose state changed.
-    func update() throws(SystemError) -> Set<String> {
-        var changed: Set<String> = []
-        for change in try monitor.pendingChanges() {
+    /// The usable next-hop MACs on `links` now, from a dump.
+    func neighbourTable(for links: [DataplaneLink]) -> [IPAddress: UInt64] { XDPPort.neighbourTable(netlink: netlink, links: links) }
+
+    struct Changes {
+        /// Interfaces whose state or addresses changed.
+        var interfaces: Set<String> = []
+        /// Interfaces whose MAC changed, with the new one.
+        var macs: [String: [UInt8]] = [:]
+        var neighbours: [Netlink.Neighbour] = []
+        /// Notifications were lost (the socket overflowed): state was read whole again.
+        var resynced = false
+    }
+
+    /// Applies pending notifications.
+    func update() -> Changes {
+        var changes = Changes()
+        let pending: [Netlink.Change]
+        do {
+            pending = try monitor.pendingChanges()
+        } catch {
+            // ENOBUFS: the kernel dropped notifications; read everything again.
+            let before = links
+            try? resync()
+            changes.resynced = true
+            changes.interfaces = Set(before.values.map(\.name)).union(links.values.map(\.name))
+            return changes
+        }
+        for change in pending {
             switch change {
             case .link(let link, let removed):
                 let before = links[link.index]
                 if removed { links[link.index] = nil } else { links[link.index] = link }
-                if before?.isOperational != (removed ? nil : link.isOperational) { changed.insert(link.name) }
+                if before?.isOperational != (removed ? nil : link.isOperational) { changes.interfaces.insert(link.name) }
+                if let before, !removed, before.mac != link.mac, link.mac.count == 6 { changes.macs[link.name] = link.mac }
             case .address(let address, let removed):
                 if removed { addresses.remove(address) } else { addresses.insert(address) }
-                if let name = links[address.interfaceIndex]?.name { changed.insert(name) }
+                if let name = links[address.interfaceIndex]?.name { changes.interfaces.insert(name) }
+            case .neighbour(let neighbour):
+                changes.neighbours.append(neighbour)
             }
         }
-        return changed
+        return changes
     }
 }

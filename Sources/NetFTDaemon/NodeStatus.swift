@@ -2,8 +2,8 @@ import Foundation
 import NetFTCore
 
 /// What `netft status|routes|nodes` show: a snapshot of the node, as JSON.
-struct NodeStatus: Codable {
-    struct RouteInfo: Codable {
+struct NodeStatus: Codable, Sendable {
+    struct RouteInfo: Codable, Sendable {
         var id: UInt32
         var peer: String
         var peer_id: UInt32
@@ -30,7 +30,7 @@ struct NodeStatus: Codable {
         var unacked: Int
     }
 
-    struct NodeInfo: Codable {
+    struct NodeInfo: Codable, Sendable {
         var name: String
         var id: UInt32
         var reachable: Bool
@@ -39,6 +39,14 @@ struct NodeStatus: Codable {
         var virtual_ipv6: String
         var routes_up: Int
         var routes: Int
+    }
+
+    /// A local interface and the path its frames take: af_xdp, or kernel (with why).
+    struct LinkInfo: Codable, Sendable {
+        var name: String
+        var address: String
+        var path: String
+        var reason: String?
     }
 
     var node: String
@@ -53,8 +61,12 @@ struct NodeStatus: Codable {
     var uptime_s: Double
     var routes: [RouteInfo]
     var nodes: [NodeInfo]
+    var links: [LinkInfo]
     var drops: [String: UInt64]
+    /// Counters that prove which path frames took (classifier steering, AF_XDP vs kernel socket).
+    var datapath: [String: UInt64]
     var warnings: [String]
+    var watchdog_stalls: UInt64
     /// With the malloc counter preloaded: allocations while handling packets, and packets handled.
     var hot_path_mallocs: UInt64?
     var hot_path_packets: UInt64?

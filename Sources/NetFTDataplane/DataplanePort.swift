@@ -51,8 +51,28 @@ public protocol DataplanePort: AnyObject {
     /// Returns how many were handled.
     func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int) -> ReceiveAction) -> Int
     /// Lends a buffer for one netft frame; `body` fills it and says where it goes
-    /// (nil: nothing to send). The frame is queued until `flush`.
-    func send(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?)
+    /// (nil: nothing to send). The frame is queued until `flush`. False when
+    /// no buffer was free (`body` was not called): the caller backs off.
+    @discardableResult
+    func send(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) -> Bool
+    /// Like `send`, for heartbeats and acks: never refused for want of a
+    /// buffer, so exhausted data buffers cannot silence a route.
+    func sendControl(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?)
     /// Sends everything queued.
     func flush()
+    /// The largest netft frame (UDP payload) a buffer can hold, both ways:
+    /// the virtual adapter's MTU is never larger than this allows.
+    var largestFrame: Int { get }
+    /// Next-hop MACs by remote address, from the kernel's neighbour table
+    /// (the control plane follows it and hands every change here).
+    func updateNeighbours(_ table: [IPAddress: UInt64])
+    /// The MAC of link `link` changed (a NIC swap, a bond failover).
+    func updateSourceMAC(link: Int, mac: UInt64)
+}
+
+extension DataplanePort {
+    public func sendControl(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) { send(body) }
+    /// The kernel resolves next hops for socket dataplanes.
+    public func updateNeighbours(_ table: [IPAddress: UInt64]) {}
+    public func updateSourceMAC(link: Int, mac: UInt64) {}
 }

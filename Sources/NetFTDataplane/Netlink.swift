@@ -87,18 +87,24 @@ public final class Netlink {
         let box = Collector<Neighbour>()
         let ctx = Unmanaged.passUnretained(box).toOpaque()
         try check("list neighbours", netft_nl_dump_neighbours(handle, ipv6 ? AF_INET6 : AF_INET, { raw, ctx in
-            let n = raw!.pointee
-            let address = Netlink.ip(family: n.family, n.addr)
-            let mac = n.has_mac != 0 ? withUnsafeBytes(of: n.mac, Array.init) : nil
-            Unmanaged<Collector<Neighbour>>.fromOpaque(ctx!).takeUnretainedValue().items.append(
-                Neighbour(interfaceIndex: n.ifindex, address: address, mac: mac, state: n.state))
+            Unmanaged<Collector<Neighbour>>.fromOpaque(ctx!).takeUnretainedValue().items.append(Netlink.neighbour(raw!.pointee))
         }, ctx))
         return box.items
+    }
+
+    /// NUD_INCOMPLETE (0x01) and NUD_FAILED (0x20), or no state at all, carry no usable MAC.
+    static func neighbour(_ n: netft_nl_neigh) -> Neighbour {
+        let usable = n.has_mac != 0 && n.state != 0 && n.state & 0x21 == 0
+        return Neighbour(
+            interfaceIndex: n.ifindex, address: Netlink.ip(family: n.family, n.addr),
+            mac: usable ? withUnsafeBytes(of: n.mac, Array.init) : nil, state: n.state)
     }
 
     public enum Change: Equatable, Sendable {
         case link(Link, removed: Bool)
         case address(Address, removed: Bool)
+        /// A neighbour entry changed; `mac` nil when it has none usable (or was deleted).
+        case neighbour(Neighbour)
     }
 
     /// Reads every pending change from a monitor socket (non-blocking).
@@ -109,6 +115,8 @@ public final class Netlink {
             Unmanaged<Collector<Change>>.fromOpaque(ctx!).takeUnretainedValue().items.append(.link(Netlink.link(raw!.pointee), removed: deleted != 0))
         }, { raw, deleted, ctx in
             Unmanaged<Collector<Change>>.fromOpaque(ctx!).takeUnretainedValue().items.append(.address(Netlink.address(raw!.pointee), removed: deleted != 0))
+        }, { raw, ctx in
+            Unmanaged<Collector<Change>>.fromOpaque(ctx!).takeUnretainedValue().items.append(.neighbour(Netlink.neighbour(raw!.pointee)))
         }, ctx))
         return box.items
     }

@@ -100,10 +100,13 @@ public final class UDPPort: DataplanePort {
         return handled
     }
 
-    public func send(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) {
+    public var largestFrame: Int { UDPPort.bufferSize }
+
+    @discardableResult
+    public func send(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) -> Bool {
         if queued == batchSize { flush() }
         let buffer = UnsafeMutableRawBufferPointer(rebasing: txBuffers[(queued * UDPPort.bufferSize)..<((queued + 1) * UDPPort.bufferSize)])
-        guard let out = body(buffer) else { return }
+        guard let out = body(buffer) else { return true }
         var storage = sockaddr_storage()
         let length = SocketAddress.write(out.remote, to: &storage)
         withUnsafePointer(to: &storage) {
@@ -113,6 +116,7 @@ public final class UDPPort: DataplanePort {
         }
         queuedLinks[queued] = out.link
         queued += 1
+        return true
     }
 
     public func flush() {

@@ -42,6 +42,8 @@ public final class XDPClassifier {
     public let socketsFD: Int32
     let routesFD: Int32
     public private(set) var attachment: (ifindex: Int32, ifname: String, mode: XDPMode)?
+    /// The BPF link holding the attachment: closing it (or dying) detaches.
+    private var linkFD: Int32 = -1
     public private(set) var pinDirectory: String?
 
     /// The compiled object as the build embedded it.
@@ -99,10 +101,19 @@ public final class XDPClassifier {
 
     /// Attaches to a NIC (in the calling thread's network namespace) and pins
     /// the program and maps under `pinRoot/<ifname>/` for bpftool.
+    ///
+    /// The attachment is a BPF link: the kernel refuses it while any other
+    /// program is on the NIC (netft never replaces one; the error names it),
+    /// and it goes away with this process, even after SIGKILL.
     public func attach(interface ifname: String, mode: XDPMode = .native, pinRoot: String = XDPClassifier.defaultPinRoot) throws(SystemError) {
         let ifindex = Int32(if_nametoindex(ifname))
         guard ifindex > 0 else { throw SystemError("find interface \(ifname)", errno: ENODEV) }
-        try check("attach XDP (\(mode.rawValue)) to \(ifname)", netft_xdp_attach(ifindex, programFD, mode.flags))
+        let fd = netft_xdp_attach_link(ifindex, programFD, mode.flags)
+        if fd == -EBUSY || fd == -EEXIST, let occupant = XDPClassifier.occupant(ifindex: ifindex) {
+            throw SystemError("attach XDP (\(mode.rawValue)) to \(ifname): it already has \(occupant), which netft leaves in place", errno: EBUSY)
+        }
+        try check("attach XDP (\(mode.rawValue)) to \(ifname)", fd)
+        linkFD = fd
         attachment = (ifindex, ifname, mode)
         let directory = "\(pinRoot)/\(ifname)"
         do {
@@ -119,6 +130,18 @@ public final class XDPClassifier {
         }
     }
 
+    /// The program on a NIC now, described for an operator ("XDP program
+    /// 'xdp_foo' (id 42, native)"), or nil when there is none.
+    public static func occupant(ifindex: Int32) -> String? {
+        var id: UInt32 = 0
+        var mode: UInt8 = 0
+        var name = [CChar](repeating: 0, count: Int(BPF_OBJ_NAME_LEN) + 1)
+        guard netft_xdp_query_attached(ifindex, &id, &mode, &name) == 0, id != 0 else { return nil }
+        let modes: [UInt8: String] = [1: "native", 2: "generic", 3: "offloaded", 4: "several modes"]
+        let label = String(cString: name)
+        return "XDP program '\(label.isEmpty ? "?" : label)' (id \(id), \(modes[mode] ?? "mode \(mode)"))"
+    }
+
     /// Detaches from the NIC and removes the pins. Safe to call twice.
     public func detach() throws(SystemError) {
         if let directory = pinDirectory {
@@ -130,9 +153,10 @@ public final class XDPClassifier {
             rmdir(XDPClassifier.defaultPinRoot)
             pinDirectory = nil
         }
-        guard let (ifindex, ifname, mode) = attachment else { return }
         attachment = nil
-        try check("detach XDP from \(ifname)", netft_xdp_detach(ifindex, mode.flags))
+        guard linkFD >= 0 else { return }
+        close(linkFD)
+        linkFD = -1
     }
 
     func pinMap(_ name: String, at path: String) throws(SystemError) {

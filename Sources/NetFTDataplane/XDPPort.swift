@@ -2,47 +2,71 @@ import CNetFTShims
 import Glibc
 import NetFTCore
 
-/// The fast dataplane: the XDP classifier on every link steers netft frames
-/// data frames into an AF_XDP socket per link, all sharing one UMEM. Frames are parsed,
-/// answered and sent in place in UMEM frames; packets from the virtual
+/// The fast dataplane: the XDP classifier on every link steers netft data
+/// frames into an AF_XDP socket per link, all sharing one UMEM. Frames are
+/// parsed, answered and sent in place in UMEM frames; packets from the virtual
 /// adapter are read straight into a UMEM frame behind room for the outer
 /// headers. Heartbeats and hellos, and frames the classifier leaves to the
 /// kernel (another RX queue, a fragment), arrive through the UDP sockets kept
-/// open beside, which also carry the rare frame whose next-hop MAC is unknown.
+/// open beside, which also carry the rare frame whose next-hop MAC is unknown,
+/// and every frame of a NIC that another XDP program occupies.
 public final class XDPPort: DataplanePort {
     public let kind = DataplaneKind.xdp
     public let links: [DataplaneLink]
     let port: UInt16
     let pool: UMEMPool
+    /// The kernel UDP sockets, one per link: control frames, and the fallback.
     let kernel: UDPPort
-    private var classifiers: [XDPClassifier] = []
-    private var sockets: [OpaquePointer] = []
+    private var classifiers: [XDPClassifier?] = []
+    /// Per link: its AF_XDP socket, or nil when the link uses the kernel socket.
+    private var sockets: [OpaquePointer?] = []
     private var sourceMACs: [UInt64] = []
     private var pendingTX: [UInt32]
-    /// Next-hop MAC by remote address, from the kernel's neighbour table.
+    /// Next-hop MAC by remote address, as the control plane last handed it.
     private var neighbours: [IPAddress: UInt64] = [:]
-    private var neighboursRefreshedAt: UInt64 = 0
-    private let netlink: Netlink
     public let bindMode: AFXDPSocket.BindMode
     private let fillTarget: UInt32
     public private(set) var counters = Counters()
+    /// Per link: why it uses the kernel socket instead of AF_XDP (nil: AF_XDP).
+    public private(set) var fallbackReasons: [String?] = []
 
     public struct Counters: Sendable {
         public var rx: UInt64 = 0
         public var tx: UInt64 = 0
         public var unparsed: UInt64 = 0
+        /// Frames sent through the kernel socket: next hop unknown, or the NIC has no AF_XDP socket.
         public var viaKernel: UInt64 = 0
         public var txFull: UInt64 = 0
+        /// Sends refused because the UMEM had no free frame even after reclaiming completions.
         public var noFrame: UInt64 = 0
     }
 
-    public var descriptors: [Int32] { sockets.map { netft_xsk_fd($0) } + kernel.descriptors }
+    /// What to do when a NIC already has another XDP program.
+    public enum OccupiedNIC: String, Sendable, CaseIterable {
+        /// Leave it in place and carry that NIC's frames through the kernel socket.
+        case useKernelSocket = "udp"
+        /// Refuse to start.
+        case refuse
+    }
 
-    public init(links: [DataplaneLink], port: UInt16, pinRoot: String = XDPClassifier.defaultPinRoot, ringSize: UInt32 = 2048) throws {
+    public var descriptors: [Int32] { sockets.compactMap { $0.map(netft_xsk_fd) } + kernel.descriptors }
+
+    /// The largest netft frame a UMEM frame carries both ways: outbound behind
+    /// the outer-header headroom, inbound after the kernel's XDP headroom.
+    public var largestFrame: Int {
+        let rx = pool.frameSize - Int(XDP_PACKET_HEADROOM) - OuterHeaders.size(ipv4: false)
+        let tx = pool.frameSize - OuterHeaders.headroom
+        return min(rx, tx, kernel.largestFrame)
+    }
+
+    public init(
+        links: [DataplaneLink], port: UInt16, pinRoot: String = XDPClassifier.defaultPinRoot, ringSize: UInt32 = 2048,
+        umemFrames: Int = 8192, occupied: OccupiedNIC = .useKernelSocket
+    ) throws {
         self.links = links
         self.port = port
-        netlink = try Netlink()
-        pool = try UMEMPool(ringSize: ringSize)
+        let netlink = try Netlink()
+        pool = try UMEMPool(frameCount: umemFrames, ringSize: ringSize)
         kernel = try UDPPort(links: links, port: port)
         pendingTX = Array(repeating: 0, count: links.count)
         fillTarget = ringSize
@@ -50,13 +74,23 @@ public final class XDPPort: DataplanePort {
         do {
             let known = try netlink.links()
             for link in links {
+                sourceMACs.append(OuterHeaders.mac(known.first { $0.index == link.index }?.mac ?? []))
                 let classifier = try XDPClassifier(port: port)
-                try classifier.attach(interface: link.name, mode: .native, pinRoot: pinRoot)
+                do {
+                    try classifier.attach(interface: link.name, mode: .native, pinRoot: pinRoot)
+                } catch let error where error.errno == EBUSY && occupied == .useKernelSocket {
+                    classifiers.append(nil)
+                    sockets.append(nil)
+                    fallbackReasons.append(error.attempted)
+                    continue
+                }
                 classifiers.append(classifier)
+                fallbackReasons.append(nil)
                 var handle: OpaquePointer?
                 // Zero-copy where the driver can; veth refuses it (EOPNOTSUPP), so copy mode.
-                var options = netft_xsk_options(queue: 0, frame_size: UInt32(pool.frameSize), frame_count: UInt32(pool.frameCount), ring_size: ringSize,
-                                                bind_flags: UInt16(XDP_ZEROCOPY) | UInt16(XDP_USE_NEED_WAKEUP))
+                var options = netft_xsk_options(
+                    queue: 0, frame_size: UInt32(pool.frameSize), frame_count: UInt32(pool.frameCount), ring_size: ringSize,
+                    bind_flags: UInt16(XDP_ZEROCOPY) | UInt16(XDP_USE_NEED_WAKEUP))
                 var result = netft_xsk_create_shared(link.name, pool.handle, pool.area, &options, &handle)
                 if result != 0 {
                     options.bind_flags = UInt16(XDP_COPY) | UInt16(XDP_USE_NEED_WAKEUP)
@@ -67,47 +101,50 @@ public final class XDPPort: DataplanePort {
                 try check("bind AF_XDP socket on \(link.name) queue 0", result)
                 sockets.append(handle!)
                 try classifier.register(socketFD: netft_xsk_fd(handle!), queue: 0)
-                sourceMACs.append(OuterHeaders.mac(known.first { $0.index == link.index }?.mac ?? []))
             }
         } catch {
-            for s in sockets { netft_xsk_destroy(s) }
+            for case let s? in sockets { netft_xsk_destroy(s) }
             sockets.removeAll()
-            for c in classifiers { try? c.detach() }
+            for case let c? in classifiers { try? c.detach() }
             throw error
         }
         bindMode = mode
-        for s in sockets { refill(s) }
-        refreshNeighbours(force: true)
+        for case let s? in sockets { refill(s) }
+        neighbours = XDPPort.neighbourTable(netlink: netlink, links: links)
     }
 
     deinit {
-        for s in sockets { netft_xsk_destroy(s) }
-        for c in classifiers { try? c.detach() }
+        for case let s? in sockets { netft_xsk_destroy(s) }
+        for case let c? in classifiers { try? c.detach() }
     }
 
-    /// The kernel's per-socket drop counters, per link: (rx dropped, rx ring full, fill ring empty, tx invalid).
-    public func socketStatistics() -> [(dropped: UInt64, rxFull: UInt64, fillEmpty: UInt64, txInvalid: UInt64)] {
-        sockets.map { s in
+    /// The kernel's per-socket drop counters, per link with an AF_XDP socket:
+    /// (rx dropped, rx ring full, fill ring empty, tx invalid).
+    public func socketStatistics() -> [(link: String, dropped: UInt64, rxFull: UInt64, fillEmpty: UInt64, txInvalid: UInt64)] {
+        zip(links, sockets).compactMap { link, socket in
+            guard let socket else { return nil }
             var st = xdp_statistics()
-            _ = netft_xsk_statistics(s, &st)
-            return (st.rx_dropped, st.rx_ring_full, st.rx_fill_ring_empty_descs, st.tx_invalid_descs)
+            _ = netft_xsk_statistics(socket, &st)
+            return (link.name, st.rx_dropped, st.rx_ring_full, st.rx_fill_ring_empty_descs, st.tx_invalid_descs)
         }
     }
 
-    /// The classifiers' counters, per link.
-    public func classifierStats() -> [ClassifierStats] { classifiers.compactMap { try? $0.stats() } }
+    /// The classifiers' counters, per link with a classifier.
+    public func classifierStats() -> [(link: String, stats: ClassifierStats)] {
+        zip(links, classifiers).compactMap { link, c in (try? c?.stats()).flatMap { $0 }.map { (link.name, $0) } }
+    }
 
+    /// Gives the fill ring every frame it has room for and the pool can spare
+    /// (split evenly between sockets), each pass: libxdp's reserve is all or
+    /// nothing, so asking for more than is free would give nothing at all.
     private func refill(_ socket: OpaquePointer) {
+        let share = UInt32(pool.freeCount / max(1, sockets.count))
+        let want = netft_xsk_fill_free(socket, min(fillTarget, share))
+        guard want > 0 else { return }
         var index: UInt32 = 0
-        let want = min(fillTarget, UInt32(pool.freeCount / max(1, sockets.count)))
         let got = netft_xsk_fill_reserve(socket, want, &index)
-        var filled: UInt32 = 0
-        while filled < got, let address = pool.take() {
-            netft_xsk_fill_set(socket, index &+ filled, address)
-            filled += 1
-        }
-        // A reservation is all or nothing: fill the rest from the pool or give back none.
-        netft_xsk_fill_submit(socket, filled)
+        for i in 0..<got { netft_xsk_fill_set(socket, index &+ i, pool.take()!) }
+        netft_xsk_fill_submit(socket, got)
     }
 
     private func reclaim(_ socket: OpaquePointer) {
@@ -123,6 +160,7 @@ public final class XDPPort: DataplanePort {
         // data ring never delays them.
         var handled = kernel.receive(limit: 64, body)
         for (s, socket) in sockets.enumerated() {
+            guard let socket else { continue }
             var index: UInt32 = 0
             let count = netft_xsk_rx_peek(socket, UInt32(max(0, min(limit - handled, 256))), &index)
             for i in 0..<count {
@@ -156,81 +194,111 @@ public final class XDPPort: DataplanePort {
         return handled
     }
 
-    public func send(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) {
-        guard let address = pool.take() else {
+    /// A free UMEM frame; completions are reclaimed first when the pool is empty.
+    private func takeFrame() -> UInt64? {
+        if let address = pool.take() { return address }
+        for case let s? in sockets { reclaim(s) }
+        return pool.take()
+    }
+
+    @discardableResult
+    public func send(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) -> Bool {
+        guard let address = takeFrame() else {
             counters.noFrame &+= 1
-            return
+            return false
         }
         let frame = pool.buffer(at: address)
         let netft = UnsafeMutableRawBufferPointer(rebasing: frame[OuterHeaders.headroom...])
         guard let out = body(netft) else {
             pool.put(address)
-            return
+            return true
         }
         let link = links[out.link]
-        guard let mac = neighbours[out.remote.address] else {
-            // Next hop unknown: let the kernel send this one (and resolve it).
+        guard sockets[out.link] != nil, let mac = neighbours[out.remote.address] else {
+            // No AF_XDP socket on this NIC, or next hop unknown: the kernel
+            // sends this one (and resolves the neighbour, which the control
+            // plane then hands over).
             counters.viaKernel &+= 1
             kernel.send { buffer in
                 buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: netft[0..<out.length]))
                 return out
             }
             pool.put(address)
-            refreshNeighbours(force: false)
-            return
+            return true
         }
         let start = OuterHeaders.write(
             into: frame, payloadStart: OuterHeaders.headroom, payloadLength: out.length, sourceMAC: sourceMACs[out.link],
             destinationMAC: mac, source: link.address, destination: out.remote.address, sourcePort: port, destinationPort: out.remote.port)
         transmit(on: out.link, address: address + UInt64(start), length: OuterHeaders.headroom + out.length - start)
+        return true
+    }
+
+    public func sendControl(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) {
+        if pool.freeCount == 0 { for case let s? in sockets { reclaim(s) } }
+        if pool.freeCount > 0 {
+            send(body)
+        } else {
+            // The UMEM is exhausted by data: this one goes through the kernel socket.
+            counters.viaKernel &+= 1
+            kernel.send(body)
+        }
     }
 
     @inline(__always)
     private func transmit(on s: Int, address: UInt64, length: Int) {
+        guard let socket = sockets[s] else {
+            pool.put(address)
+            return
+        }
         var index: UInt32 = 0
-        guard netft_xsk_tx_reserve(sockets[s], 1, &index) == 1 else {
+        guard netft_xsk_tx_reserve(socket, 1, &index) == 1 else {
             counters.txFull &+= 1
             pool.put(address)
             return
         }
-        let desc = netft_xsk_tx_desc(sockets[s], index)!
+        let desc = netft_xsk_tx_desc(socket, index)!
         desc.pointee.addr = address
         desc.pointee.len = UInt32(length)
         desc.pointee.options = 0
-        netft_xsk_tx_submit(sockets[s], 1)
+        netft_xsk_tx_submit(socket, 1)
         pendingTX[s] += 1
         counters.tx &+= 1
     }
 
     public func flush() {
         for s in sockets.indices where pendingTX[s] > 0 {
+            guard let socket = sockets[s] else { continue }
             pendingTX[s] = 0
             // Copy mode sends at most 32 frames per kick and answers EAGAIN while more wait.
             var attempts = 0
-            while netft_xsk_tx_kick(sockets[s]) == -EAGAIN && attempts < 256 {
+            while netft_xsk_tx_needs_wakeup(socket) != 0 && netft_xsk_tx_kick(socket) == -EAGAIN && attempts < 256 {
                 attempts += 1
-                reclaim(sockets[s])
+                reclaim(socket)
             }
-            reclaim(sockets[s])
+            reclaim(socket)
         }
         kernel.flush()
     }
 
-    /// Re-reads the kernel's neighbour table (at most every 100 ms unless forced).
-    func refreshNeighbours(force: Bool) {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        let now = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-        guard force || now - neighboursRefreshedAt > 100_000_000 else { return }
-        neighboursRefreshedAt = now
+    public func updateNeighbours(_ table: [IPAddress: UInt64]) { neighbours = table }
+
+    public func updateSourceMAC(link: Int, mac: UInt64) {
+        guard sourceMACs.indices.contains(link) else { return }
+        sourceMACs[link] = mac
+    }
+
+    /// A MAC as the fast path keeps it (six bytes in a word).
+    public static func mac(_ bytes: [UInt8]) -> UInt64 { OuterHeaders.mac(bytes) }
+
+    /// The usable next-hop MACs of `links` in the kernel's neighbour table now.
+    public static func neighbourTable(netlink: Netlink, links: [DataplaneLink]) -> [IPAddress: UInt64] {
         let indexes = Set(links.map(\.index))
         var table: [IPAddress: UInt64] = [:]
         for ipv6 in [false, true] {
             for n in (try? netlink.neighbours(ipv6: ipv6)) ?? [] where indexes.contains(n.interfaceIndex) {
-                // NUD_INCOMPLETE (0x01) and NUD_FAILED (0x20) have no usable MAC.
-                if let mac = n.mac, n.state & 0x21 == 0 { table[n.address] = OuterHeaders.mac(mac) }
+                if let mac = n.mac { table[n.address] = OuterHeaders.mac(mac) }
             }
         }
-        neighbours = table
+        return table
     }
 }

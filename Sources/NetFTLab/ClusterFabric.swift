@@ -3,6 +3,7 @@ import Glibc
 import NetFTCore
 import NetFTDaemon
 import NetFTDataplane
+import Synchronization
 
 /// A whole cluster on one machine: a namespace per node, a namespace per
 /// network acting as the switch (a bridge), a veth from every node to every
@@ -22,6 +23,16 @@ public final class ClusterFabric {
         public var preload: String?
         /// Port for each daemon's Prometheus endpoint on 127.0.0.1 in its namespace (nil: none).
         public var metricsPort: UInt16?
+        /// Daemons stop when this process exits (`--stop-with-pid`), unless the
+        /// fabric is meant to outlive it (`netft lab --keep`).
+        public var daemonsOutliveCreator = false
+        /// More `netft run` options for every daemon.
+        public var daemonArguments: [String] = []
+        /// MTU of every lab link (veths and bridges).
+        public var mtu: UInt32 = 1500
+        /// Where the fabric records itself while it exists, so `netft lab --down`
+        /// finds it even after this process was killed (nil: no record).
+        public var recordDirectory: String?
         public init() {}
     }
 
@@ -52,6 +63,7 @@ public final class ClusterFabric {
     private var daemons: [String: Process] = [:]
     private var extraNamespaces: [String] = []
     private var torn = false
+    private let tearDownClaim = Mutex(false)
 
     /// The subnet of network `k` (0-based): 198.18.(k+1).0/24; node i has host i+1.
     public static func address(network k: Int, node i: Int) -> IPAddress { .v4(0xC612_0000 | UInt32(k + 1) << 8 | UInt32(i + 1)) }
@@ -69,8 +81,10 @@ public final class ClusterFabric {
         pinRoot = "\(XDPClassifier.defaultPinRoot)/\(self.tag)"
         do {
             try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            record()
             try build()
             try writeConfiguration()
+            record()
         } catch {
             tearDown()
             throw error
@@ -84,7 +98,7 @@ public final class ClusterFabric {
             let sw = "\(tag)-sw\(k)"
             try Shell.run(["ip", "netns", "add", sw])
             switches.append(sw)
-            try Shell.run(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"])
+            try Shell.run(["ip", "-n", sw, "link", "add", "br0", "mtu", "\(spec.mtu)", "type", "bridge"])
             try Shell.run(["ip", "-n", sw, "link", "set", "br0", "up"])
         }
         for i in 0..<spec.nodes {
@@ -96,7 +110,7 @@ public final class ClusterFabric {
             for k in 0..<spec.networks {
                 let ifname = "eth\(k)"
                 let port = "n\(i + 1)"
-                try Shell.run(["ip", "-n", ns, "link", "add", ifname, "type", "veth", "peer", "name", port, "netns", switches[k]])
+                try Shell.run(["ip", "-n", ns, "link", "add", ifname, "mtu", "\(spec.mtu)", "type", "veth", "peer", "name", port, "mtu", "\(spec.mtu)", "netns", switches[k]])
                 try Shell.run(["ip", "-n", switches[k], "link", "set", port, "master", "br0", "up"])
                 let address = Self.address(network: k, node: i)
                 try Shell.run(["ip", "-n", ns, "addr", "add", "\(address)/24", "dev", ifname])
@@ -168,6 +182,7 @@ public final class ClusterFabric {
             "--net=\(NetworkNamespace.path(node.namespace))", binary, "run", "--config", configPath, "--node", node.name,
             "--dataplane", (dataplane ?? spec.dataplane).rawValue, "--control", node.controlPath, "--pin-root", "\(pinRoot)/\(node.name)",
         ] + (spec.metricsPort.map { ["--metrics", "127.0.0.1:\($0)"] } ?? [])
+            + (spec.daemonsOutliveCreator ? [] : ["--stop-with-pid", "\(getpid())"]) + spec.daemonArguments
         _ = FileManager.default.createFile(atPath: node.logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logPath))
         log.seekToEndOfFile()
@@ -180,6 +195,7 @@ public final class ClusterFabric {
         }
         try process.run()
         daemons[name] = process
+        record()
     }
 
     public func startAll() throws { for node in nodes { try start(node.name) } }
@@ -252,7 +268,10 @@ public final class ClusterFabric {
 
     // MARK: Keeping a lab
 
-    /// What `netft lab --keep` leaves running, for `lab show` and `lab --down`.
+    /// What a fabric leaves on the machine while it exists, written to
+    /// `Spec.recordDirectory` as soon as it is created and again at each
+    /// change: `netft lab show` reads it, and `netft lab --down` (or the next
+    /// run) removes everything it names, even after its creator was killed.
     public struct Kept: Codable, Sendable {
         public struct Host: Codable, Sendable {
             public var name: String
@@ -264,6 +283,10 @@ public final class ClusterFabric {
             public var log: String
             public var pid: Int32?
         }
+        public var tag: String
+        public var creator_pid: Int32
+        /// Left running on purpose (`--keep`); otherwise a leftover once its creator is gone.
+        public var kept: Bool
         public var nodes: [Host]
         public var switches: [String]
         public var work_directory: String
@@ -271,10 +294,11 @@ public final class ClusterFabric {
         public var config: String
     }
 
-    /// Stops owning the fabric: nothing is torn down on deinit.
-    public func keep() -> Kept {
-        torn = true
-        return Kept(
+    private var isKept = false
+
+    private var description: Kept {
+        Kept(
+            tag: tag, creator_pid: getpid(), kept: isKept,
             nodes: nodes.map { n in
                 Kept.Host(
                     name: n.name, namespace: n.namespace, virtual_ipv4: "\(n.virtualIPv4)", virtual_ipv6: "\(n.virtualIPv6)",
@@ -283,80 +307,144 @@ public final class ClusterFabric {
             }, switches: switches, work_directory: workDirectory, pin_root: pinRoot, config: configPath)
     }
 
-    /// Tears down a kept lab from its record.
-    public static func tearDown(_ kept: Kept) {
-        for n in kept.nodes {
-            guard let pid = n.pid, kill(pid, 0) == 0 else { continue }
-            kill(pid, SIGTERM)
-            for _ in 0..<300 where kill(pid, 0) == 0 { usleep(10_000) }
-            kill(pid, SIGKILL)
-        }
-        for ns in kept.nodes.map(\.namespace) + kept.switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
-        removePins(kept.pin_root)
-        try? FileManager.default.removeItem(atPath: kept.work_directory)
+    private var recordPath: String? { spec.recordDirectory.map { "\($0)/\(tag).json" } }
+
+    private func record() {
+        guard let recordPath, let directory = spec.recordDirectory else { return }
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try? encoder.encode(description).write(to: URL(fileURLWithPath: recordPath), options: .atomic)
     }
 
-    /// Removes what runs that were killed left behind: namespaces, daemons,
-    /// pins and files whose creating process is gone. Returns what it removed.
-    @discardableResult
-    public static func sweepLeftovers(sparing kept: Kept? = nil) -> [String] {
-        var removed: [String] = []
-        let spared = Set((kept?.nodes.map(\.namespace) ?? []) + (kept?.switches ?? []))
-        func creatorAlive(_ name: String) -> Bool {
-            // nft<tag4><pid>x<rand>...
-            let body = name.dropFirst(prefix.count + 4)
-            guard let x = body.firstIndex(of: "x"), let pid = Int32(body[..<x]) else { return true }
-            return kill(pid, 0) == 0 || errno == EPERM
+    /// Stops owning the fabric: nothing is torn down on deinit, and the record says it was kept.
+    public func keep() -> Kept {
+        torn = true
+        isKept = true
+        record()
+        return description
+    }
+
+    /// Every fabric recorded in `directory`.
+    public static func records(in directory: String) -> [(path: String, kept: Kept)] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().compactMap { name in
+            let path = "\(directory)/\(name)"
+            guard name.hasSuffix(".json"), let data = FileManager.default.contents(atPath: path),
+                let kept = try? JSONDecoder().decode(Kept.self, from: data)
+            else { return nil }
+            return (path, kept)
         }
+    }
+
+    /// Whether the process that created a fabric still runs.
+    public static func creatorAlive(_ kept: Kept) -> Bool { kill(kept.creator_pid, 0) == 0 || errno == EPERM }
+
+    /// Tears down a recorded fabric: its daemons, namespaces, pins, files and record.
+    public static func tearDown(_ kept: Kept, record: String? = nil) {
+        var pids = Set(kept.nodes.compactMap(\.pid).filter { kill($0, 0) == 0 })
+        for ns in kept.nodes.map(\.namespace) { pids.formUnion(processes(in: ns)) }
+        stop(pids)
+        for ns in kept.nodes.map(\.namespace) + kept.switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
+        removeTree(kept.pin_root)
+        rmdir(XDPClassifier.defaultPinRoot)
+        try? FileManager.default.removeItem(atPath: kept.work_directory)
+        if let record { unlink(record) }
+    }
+
+    /// SIGTERM, then SIGKILL after 3 s, to every pid; waits until they are gone.
+    static func stop(_ pids: Set<Int32>) {
+        for pid in pids { kill(pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline && pids.contains(where: { kill($0, 0) == 0 }) { usleep(10_000) }
+        for pid in pids where kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        while pids.contains(where: { kill($0, 0) == 0 && !isZombie($0) }) { usleep(10_000) }
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    /// Removes what fabrics whose creator is gone left behind: their records,
+    /// daemons, namespaces, pins and work directories. Kept fabrics are spared.
+    /// Returns the namespaces it removed.
+    @discardableResult
+    public static func sweepLeftovers(records directory: String? = nil) -> [String] {
+        var spared = Set<String>()
+        if let directory {
+            for (path, kept) in records(in: directory) {
+                if kept.kept || creatorAlive(kept) {
+                    spared.insert(kept.tag)
+                } else {
+                    tearDown(kept, record: path)
+                }
+            }
+        }
+        func leftover(_ name: String) -> Bool {
+            // nft<tag4><pid>x<rand>...
+            guard name.hasPrefix(prefix), !spared.contains(where: { name.hasPrefix($0) }) else { return false }
+            let body = name.dropFirst(prefix.count + 4)
+            guard let x = body.firstIndex(of: "x"), let pid = Int32(body[..<x]) else { return false }
+            return !(kill(pid, 0) == 0 || errno == EPERM)
+        }
+        var removed: [String] = []
         let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
-        for ns in namespaces where ns.hasPrefix(prefix) && !spared.contains(ns) && !creatorAlive(ns) {
-            // Daemons entered with nsenter keep running when their creator dies: end them first.
-            for pid in pids(using: ns) { kill(pid, SIGKILL) }
+        let doomed = namespaces.filter(leftover)
+        // Daemons entered with nsenter outlive their creator unless told otherwise: end them first.
+        stop(Set(doomed.flatMap(processes(in:))))
+        for ns in doomed {
             try? Shell.run(["ip", "netns", "del", ns], allowFailure: true)
             removed.append(ns)
         }
         for dir in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? [] where dir.hasPrefix("netft-\(prefix)") {
-            let tag = String(dir.dropFirst("netft-".count))
-            if !creatorAlive(tag) && kept?.work_directory != "/tmp/\(dir)" {
-                try? FileManager.default.removeItem(atPath: "/tmp/\(dir)")
-                removePins("\(XDPClassifier.defaultPinRoot)/\(tag)")
-            }
+            if leftover(String(dir.dropFirst("netft-".count))) { try? FileManager.default.removeItem(atPath: "/tmp/\(dir)") }
         }
+        for dir in (try? FileManager.default.contentsOfDirectory(atPath: XDPClassifier.defaultPinRoot)) ?? [] where leftover(dir) {
+            removeTree("\(XDPClassifier.defaultPinRoot)/\(dir)")
+        }
+        rmdir(XDPClassifier.defaultPinRoot)
         return removed
     }
 
-    /// Processes whose command line names `namespace` (nsenter --net=/run/netns/NAME ...).
-    static func pids(using namespace: String) -> [Int32] {
+    /// Processes whose network namespace is the named one (by inode: a daemon
+    /// started with nsenter carries no trace of the name in its command line).
+    static func processes(in namespace: String) -> [Int32] {
+        var st = stat()
+        guard stat(NetworkNamespace.path(namespace), &st) == 0 else { return [] }
+        let wanted = "net:[\(st.st_ino)]"
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { Int32($0) }.filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: data, as: UTF8.self).contains("/run/netns/\(namespace)\u{0}")
+            pid != getpid() && (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net")) == wanted
         }
     }
 
-    public static func removePins(_ root: String) {
-        for node in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
-            for iface in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(node)")) ?? [] {
-                for pin in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(node)/\(iface)")) ?? [] {
-                    unlink("\(root)/\(node)/\(iface)/\(pin)")
-                }
-                rmdir("\(root)/\(node)/\(iface)")
-            }
-            rmdir("\(root)/\(node)")
+    /// Removes a bpffs tree (pins and directories), deepest first.
+    public static func removeTree(_ path: String) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        if isDirectory.boolValue {
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { removeTree("\(path)/\(entry)") }
+            rmdir(path)
+        } else {
+            unlink(path)
         }
-        rmdir(root)
-        rmdir(XDPClassifier.defaultPinRoot)
     }
 
     // MARK: Teardown
 
+    /// Safe from any thread (a signal's teardown thread races the normal path): the first caller does it.
     public func tearDown() {
-        guard !torn else { return }
+        guard tearDownClaim.withLock({ claimed in
+            defer { claimed = true }
+            return !claimed && !torn
+        }) else { return }
         torn = true
         for name in Array(daemons.keys) { stop(name) }
         for ns in nodes.map(\.namespace) + extraNamespaces + switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
         // Pins of daemons that could not clean up (killed) go with the run.
-        Self.removePins(pinRoot)
+        Self.removeTree(pinRoot)
+        rmdir(XDPClassifier.defaultPinRoot)
         if ProcessInfo.processInfo.environment["NETFT_KEEP_LOGS"] == nil { try? FileManager.default.removeItem(atPath: workDirectory) }
+        if let recordPath { unlink(recordPath) }
     }
 }

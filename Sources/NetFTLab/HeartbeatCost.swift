@@ -176,7 +176,7 @@ public final class HeartbeatCost {
         }
         daemon = nil
         for ns in [node, responder] { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
-        ClusterFabric.removePins("\(XDPClassifier.defaultPinRoot)/\(tag)")
+        ClusterFabric.removeTree("\(XDPClassifier.defaultPinRoot)/\(tag)")
         try? FileManager.default.removeItem(atPath: work)
     }
 }

@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         guard getuid() == 0 else { throw ValidationError("netft bench needs root (network namespaces, XDP, TUN)") }
-        ClusterFabric.sweepLeftovers(sparing: Lab.loadKept())
+        ClusterFabric.sweepLeftovers(records: Lab.records)
         var options = BenchRunner.Options()
         options.quick = quick
         options.runs = max(1, runs)

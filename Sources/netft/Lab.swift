@@ -46,7 +46,8 @@ struct Lab: ParsableCommand {
     @Flag(help: "Leave the fabric running; `netft lab show` describes it, `netft lab --down` removes it.") var keep = false
     @Flag(help: "Tear down a lab left by --keep.") var down = false
 
-    static let statePath = "/run/netft/lab.json"
+    /// Where every lab records itself while it exists (one JSON file each).
+    static let records = "/run/netft/labs"
 
     func validate() throws {
         guard (2...8).contains(nodes) else { throw ValidationError("--nodes must be 2-8") }
@@ -55,14 +56,15 @@ struct Lab: ParsableCommand {
 
     func run() throws {
         guard getuid() == 0 else { throw ValidationError("netft lab needs root (network namespaces, XDP, TUN)") }
-        let kept = Lab.loadKept()
         if down {
-            guard let kept else { return print("no kept lab to tear down") }
-            ClusterFabric.tearDown(kept)
-            unlink(Lab.statePath)
-            return print("lab torn down")
+            // Kept labs, and whatever runs that were killed left behind.
+            let kept = ClusterFabric.records(in: Lab.records).filter { $0.kept.kept || !ClusterFabric.creatorAlive($0.kept) }
+            for (path, lab) in kept { ClusterFabric.tearDown(lab, record: path) }
+            let swept = ClusterFabric.sweepLeftovers(records: Lab.records)
+            if kept.isEmpty && swept.isEmpty { return print("no kept lab and no leftovers to tear down") }
+            return print("torn down: \(kept.count) recorded lab\(kept.count == 1 ? "" : "s"), \(swept.count) leftover namespace\(swept.count == 1 ? "" : "s")")
         }
-        let swept = ClusterFabric.sweepLeftovers(sparing: kept)
+        let swept = ClusterFabric.sweepLeftovers(records: Lab.records)
         let out = Progress(live: !json && isatty(STDOUT_FILENO) != 0)
         if !swept.isEmpty { out.line("removed \(swept.count) namespaces left by a killed run") }
 
@@ -71,9 +73,12 @@ struct Lab: ParsableCommand {
         spec.networks = networks
         spec.profile = profile
         spec.dataplane = dataplane
+        spec.daemonsOutliveCreator = keep
+        spec.recordDirectory = Lab.records
         let runner = try LabRunner(spec: spec, binary: Lab.selfPath(), progress: { out.step($0) })
-        // Ctrl-C and SIGTERM end the run through the normal path, which tears down.
-        Interrupt.install { runner.fabric.tearDown() }
+        // Ctrl-C, SIGTERM, a dropped terminal (SIGHUP) and a closed pipe (SIGPIPE) all tear down.
+        nonisolated(unsafe) let fabric = runner.fabric  // tearDown is safe from any thread, once
+        Interrupt.install { fabric.tearDown() }
         defer { if !keep { runner.fabric.tearDown() } }
 
         let unreachable = try runner.bringUp()
@@ -96,10 +101,6 @@ struct Lab: ParsableCommand {
         }
         if keep {
             let state = runner.fabric.keep()
-            try? FileManager.default.createDirectory(atPath: "/run/netft", withIntermediateDirectories: true)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(state).write(to: URL(fileURLWithPath: Lab.statePath))
             if !json {
                 print("\nThe lab keeps running. Enter a node and ask its daemon:")
                 let n = state.nodes[0]
@@ -111,9 +112,9 @@ struct Lab: ParsableCommand {
         if !report.passed { throw ExitCode(1) }
     }
 
+    /// The newest lab left running by --keep.
     static func loadKept() -> ClusterFabric.Kept? {
-        guard let data = FileManager.default.contents(atPath: statePath) else { return nil }
-        return try? JSONDecoder().decode(ClusterFabric.Kept.self, from: data)
+        ClusterFabric.records(in: records).map(\.kept).filter(\.kept).last
     }
 
     static func selfPath() -> String {
@@ -175,15 +176,26 @@ final class Progress: @unchecked Sendable {
     func finish() { if live { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) } }
 }
 
-/// SIGINT/SIGTERM: run the teardown, then exit 130/143.
+/// SIGINT, SIGTERM, SIGHUP, SIGPIPE: run the teardown, then exit 128 + the
+/// signal. The handler only writes the signal number to a pipe (all a signal
+/// handler may safely do); a thread of its own reads it and tears down.
 enum Interrupt {
-    nonisolated(unsafe) static var action: (() -> Void)?
-    static func install(_ teardown: @escaping () -> Void) {
-        action = teardown
-        for sig in [SIGINT, SIGTERM] {
+    nonisolated(unsafe) static var pipeIn: Int32 = -1
+    static func install(_ teardown: @escaping @Sendable () -> Void) {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { return }
+        pipeIn = ends[1]
+        let out = ends[0]
+        Thread {
+            var signal: Int32 = 0
+            guard read(out, &signal, 4) == 4 else { return }
+            teardown()
+            _exit(128 + signal)
+        }.start()
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
             signal(sig) { s in
-                Interrupt.action?()
-                _exit(128 + s)
+                var number = s
+                _ = write(Interrupt.pipeIn, &number, 4)
             }
         }
     }

@@ -30,6 +30,14 @@ struct Run: ParsableCommand {
     @Option(help: "bpffs directory for the XDP pins.") var pinRoot = XDPClassifier.defaultPinRoot
     @Option(help: "Log format: cluster (cluster-log lines) or json.") var logFormat = LogFormat.cluster
     @Option(help: "Serve Prometheus metrics at IPv4:PORT, e.g. 127.0.0.1:9343.") var metrics: String?
+    @Option(help: "Stop (cleanly) when the process with this pid exits: for supervisors and the lab, so a killed parent leaves no node behind.")
+    var stopWithPid: Int32?
+    @Option(help: "Frames in the AF_XDP UMEM, 2 KiB each (at least 16). When they run out, reading the adapter waits and heartbeats take the kernel socket.")
+    var umemFrames = 8192
+
+    func validate() throws {
+        guard umemFrames >= 16 else { throw ValidationError("--umem-frames must be at least 16") }
+    }
 
     func run() throws {
         let cluster: ClusterConfig
@@ -56,10 +64,13 @@ struct Run: ParsableCommand {
         options.logFormat = logFormat
         options.configPath = config
         options.metrics = metrics
+        options.stopWithPID = stopWithPid
+        options.umemFrames = umemFrames
         do {
             let runtime = try NodeRuntime(config: cluster, node: node, key: key, options: options)
             runtime.run()
         } catch {
+            LogSink.shared.flush()
             FileHandle.standardError.write(Data("netft: \(error)\n".utf8))
             throw ExitCode(1)
         }

@@ -235,5 +235,17 @@ struct RouteTableScenarioTests {
         #expect(Self.reasons(f, 1, r1) == ["missed_heartbeats"], "one Down, no re-count while it stays silent")
         #expect(f.status(1, r1).diagnosis == .missedHeartbeats(HeartbeatSettings.fast.threshold))
     }
-}
 
+    @Test func aRemoteLinkDownThenSilenceKeepsItsCause() {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0), r2 = f.route(1, 2, network: 1)
+        f.setLink(1, network: 0, up: false)
+        #expect(f.run(until: { f.status(2, r1).diagnosis == .remoteLinkDown }, maxMs: 1000))
+        // Then node 1 goes silent everywhere: its reports stop and age out.
+        f.block(from: 1, route: r2)
+        f.block(from: 2, route: r2)
+        f.run(ms: 2000)
+        #expect(f.status(2, r1).diagnosis == .remoteLinkDown, "an aged report is no evidence the link came back")
+        #expect(!Self.reasons(f, 2, r1).contains("link_recovering"))
+    }
+}

@@ -31,6 +31,13 @@ int netft_xdp_attach(int ifindex, int prog_fd, uint32_t xdp_flags);
 int netft_xdp_detach(int ifindex, uint32_t xdp_flags);
 /* The id of the program attached in the given mode, 0 if none. */
 int netft_xdp_query_id(int ifindex, uint32_t xdp_flags, uint32_t *prog_id);
+/* Attaches through a BPF link (BPF_LINK_CREATE): refuses (-EBUSY/-EEXIST) when
+ * any program is already on the NIC, and detaches when the returned fd closes,
+ * so a killed process leaves nothing attached. Returns the link fd or -errno. */
+int netft_xdp_attach_link(int ifindex, int prog_fd, uint32_t xdp_flags);
+/* Whatever XDP program is on ifindex now: its id, attach mode (XDP_ATTACHED_*)
+ * and name (BPF_OBJ_NAME_LEN bytes); *prog_id 0 if none. */
+int netft_xdp_query_attached(int ifindex, uint32_t *prog_id, uint8_t *attach_mode, char *name);
 
 /* Runs a program once over a frame through BPF_PROG_TEST_RUN. */
 int netft_bpf_test_run(int prog_fd, const void *frame, uint32_t len, void *out, uint32_t *out_len,
@@ -75,6 +82,8 @@ int netft_xsk_create_shared(const char *ifname, struct netft_umem *u, void *area
 /* The kernel's drop counters for this socket (XDP_STATISTICS). */
 int netft_xsk_statistics(const struct netft_xsk *x, struct xdp_statistics *out);
 
+/* Free slots in the fill ring, at most n (libxdp's reserve is all or nothing). */
+uint32_t netft_xsk_fill_free(struct netft_xsk *x, uint32_t n);
 uint32_t netft_xsk_fill_reserve(struct netft_xsk *x, uint32_t n, uint32_t *idx);
 void netft_xsk_fill_set(struct netft_xsk *x, uint32_t idx, uint64_t addr);
 void netft_xsk_fill_submit(struct netft_xsk *x, uint32_t n);
@@ -88,6 +97,8 @@ struct xdp_desc *netft_xsk_tx_desc(struct netft_xsk *x, uint32_t idx);
 void netft_xsk_tx_submit(struct netft_xsk *x, uint32_t n);
 /* Kicks the kernel to transmit; 0, or -errno (-EAGAIN: still busy, retry). */
 int netft_xsk_tx_kick(struct netft_xsk *x);
+/* Whether the kernel asks for a kick (need_wakeup); always 1 without the flag. */
+int netft_xsk_tx_needs_wakeup(const struct netft_xsk *x);
 
 uint32_t netft_xsk_comp_peek(struct netft_xsk *x, uint32_t max, uint32_t *idx);
 uint64_t netft_xsk_comp_addr(const struct netft_xsk *x, uint32_t idx);
@@ -112,6 +123,16 @@ const char *netft_pcap_error(struct netft_pcap *p);
 int netft_pcap_open_live(const char *ifname, const char *filter, char *error, size_t error_len, struct netft_pcap **out);
 int netft_pcap_fd(struct netft_pcap *p);
 void netft_pcap_close(struct netft_pcap *p);
+
+/* ---- descriptors ---- */
+/* A non-blocking eventfd (a wake-up counter another thread writes). */
+int netft_eventfd(void);
+/* The pid of the process at the other end of a Unix socket (SO_PEERCRED). */
+int netft_peer_pid(int fd);
+
+/* ---- AF_PACKET ---- */
+/* Sends one whole Ethernet frame (destination MAC first) out of ifindex. */
+int netft_packet_send(int ifindex, const void *frame, size_t len);
 
 /* ---- namespaces ---- */
 /* Moves the calling thread into the network namespace open at fd. */
@@ -161,7 +182,10 @@ int netft_nl_dump_links(struct netft_nl *nl, netft_nl_link_cb cb, void *ctx);
 int netft_nl_dump_addrs(struct netft_nl *nl, netft_nl_addr_cb cb, void *ctx);
 int netft_nl_dump_neighbours(struct netft_nl *nl, int family, netft_nl_neigh_cb cb, void *ctx);
 /* Reads every pending monitor message; returns how many batches were read. */
-int netft_nl_read_events(struct netft_nl *nl, netft_nl_link_cb link_cb, netft_nl_addr_cb addr_cb, void *ctx);
+/* Reads every pending notification (links, addresses, neighbours; a deleted
+ * neighbour has state 0). -ENOBUFS: notifications were lost, dump again. */
+int netft_nl_read_events(struct netft_nl *nl, netft_nl_link_cb link_cb, netft_nl_addr_cb addr_cb,
+			 netft_nl_neigh_cb neigh_cb, void *ctx);
 
 /* ---- UDP batches (recvmmsg/sendmmsg) over caller-owned buffers ---- */
 struct sockaddr;
@@ -183,5 +207,7 @@ int netft_udp_send(int fd, struct netft_udp_batch *b, unsigned start, unsigned n
 int netft_signals_open(void);
 /* The next pending signal number, 0 if none, or -errno. */
 int netft_signals_read(int fd);
+/* A pidfd for pid: readable once the process exits. -errno (-ESRCH: not running). */
+int netft_pidfd_open(int pid);
 
 #endif

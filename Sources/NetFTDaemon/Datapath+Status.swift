@@ -2,7 +2,9 @@ import Foundation
 import NetFTCore
 import NetFTDataplane
 
-extension NodeRuntime {
+extension Datapath {
+    /// The node as `netft status` shows it. Built on the datapath thread when
+    /// asked (a control client or a scrape), encoded elsewhere.
     func snapshot() -> NodeStatus {
         let now = Instant.now
         var routes: [NodeStatus.RouteInfo] = []
@@ -32,35 +34,43 @@ extension NodeRuntime {
                 virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: n.id))",
                 routes_up: ids.filter { engine.table.status($0)?.state == .up }.count, routes: ids.count)
         }
-        var drops: [String: UInt64] = ["no_peer": noPeerDrops, "no_route": noRouteDrops]
+        var drops: [String: UInt64] = ["no_peer": counters.noPeerDrops, "no_route": counters.noRouteDrops]
         if let retention {
-            drops["lossless_resent"] = resent
+            drops["lossless_resent"] = counters.resent
             drops["lossless_overwritten"] = retention.overwritten
         }
         for reason in FrameError.allCases where engine.drops[reason] > 0 { drops[reason.rawValue] = engine.drops[reason] }
+        var links = port.links.map { NodeStatus.LinkInfo(name: $0.name, address: "\($0.address)", path: port.kind == .xdp ? "af_xdp" : "kernel") }
+        var datapath: [String: UInt64] = ["adapter_back_pressure": counters.backPressure]
         if let xdp = port as? XDPPort {
-            for (link, st) in zip(xdp.links, xdp.socketStatistics()) {
-                drops["xsk_\(link.name)_rx_dropped"] = st.dropped
-                drops["xsk_\(link.name)_fill_ring_empty"] = st.fillEmpty
-                drops["xsk_\(link.name)_rx_ring_full"] = st.rxFull
+            for (i, reason) in xdp.fallbackReasons.enumerated() where reason != nil {
+                links[i].path = "kernel"
+                links[i].reason = reason
+            }
+            for st in xdp.socketStatistics() {
+                drops["xsk_\(st.link)_rx_dropped"] = st.dropped
+                drops["xsk_\(st.link)_fill_ring_empty"] = st.fillEmpty
+                drops["xsk_\(st.link)_rx_ring_full"] = st.rxFull
+            }
+            for (link, stats) in xdp.classifierStats() {
+                datapath["classifier_\(link)_steered"] = stats.counts[.steered] ?? 0
+                datapath["classifier_\(link)_pass_control"] = stats.counts[.passControl] ?? 0
+                datapath["classifier_\(link)_no_socket"] = stats.counts[.noSocket] ?? 0
             }
             drops["xdp_tx_ring_full"] = xdp.counters.txFull
             drops["xdp_no_free_frame"] = xdp.counters.noFrame
             drops["xdp_unparsed"] = xdp.counters.unparsed
             drops["xdp_sent_via_kernel"] = xdp.counters.viaKernel
+            datapath["af_xdp_rx_frames"] = xdp.counters.rx
+            datapath["af_xdp_tx_frames"] = xdp.counters.tx
+            datapath["kernel_socket_tx_frames"] = xdp.counters.viaKernel
         }
         return NodeStatus(
-            node: me.name, node_id: me.id, cluster: config.cluster, dataplane: port.kind.rawValue, dataplane_reason: dataplaneReason,
+            node: me.name, node_id: me.id, cluster: config.cluster, dataplane: port.kind.rawValue, dataplane_reason: facts.dataplaneReason,
             adapter: adapter.name, virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id))",
             virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id))", mtu: adapter.mtu,
-            uptime_s: Double(now.since(started)) / 1e9, routes: routes, nodes: nodes, drops: drops, warnings: warnings,
-            hot_path_mallocs: mallocCount == nil ? nil : hotPathMallocs, hot_path_packets: mallocCount == nil ? nil : hotPathPackets)
-    }
-
-    func answer(_ request: String) -> Data {
-        switch request {
-        case "status", "routes", "nodes": return NodeStatus.encode(snapshot())
-        default: return Data("{\"error\": \"unknown request '\(request)': ask status, routes or nodes\"}".utf8)
-        }
+            uptime_s: Double(now.since(started)) / 1e9, routes: routes, nodes: nodes, links: links, drops: drops, datapath: datapath,
+            warnings: facts.warnings, watchdog_stalls: watchdog.stalls.load(ordering: .relaxed),
+            hot_path_mallocs: mallocCount == nil ? nil : counters.hotPathMallocs, hot_path_packets: mallocCount == nil ? nil : counters.hotPathPackets)
     }
 }

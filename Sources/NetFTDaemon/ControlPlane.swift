@@ -1,0 +1,192 @@
+import CNetFTShims
+import Foundation
+import Glibc
+import Logging
+import NetFTCore
+import NetFTDataplane
+
+/// The control plane's own thread: netlink (links, addresses, neighbours,
+/// MACs), signals, the parent watch and the pinned route map. It never
+/// touches the route table: it tells the datapath through its mailbox, and
+/// learns from it through snapshots. The control socket and the metrics
+/// endpoint run on SwiftNIO's event loop beside it (`ControlServer`).
+final class ControlPlane: @unchecked Sendable {
+    /// What the datapath (or shutdown) tells the control plane.
+    enum Message: Sendable {
+        case routesChanged
+        case mirror([RouteMirror.Entry])
+        case stop
+    }
+
+    let log: Logger
+    let mailbox: Mailbox<Message>
+    private let datapath: Mailbox<DatapathCommand>
+    private let interfaces: InterfaceManager
+    private let links: [DataplaneLink]
+    private let mirror: RouteMirror?
+    private let signals: Int32
+    private let lock: InstanceLock
+    private let configPath: String?
+    /// A pidfd of the process whose exit stops this node (`--stop-with-pid`), -1 if none.
+    private let parent: Int32
+    private let parentPID: pid_t?
+    private var linkUsable: [String: Bool] = [:]
+    private var neighbours: [IPAddress: UInt64] = [:]
+    private var thread: Thread?
+    private var running = true
+    private var mirroredAt = Date.distantPast
+    private var mirrorWanted = true
+
+    init(
+        log: Logger, datapath: Mailbox<DatapathCommand>, interfaces: InterfaceManager, links: [DataplaneLink], mirror: RouteMirror?,
+        signals: Int32, lock: InstanceLock, configPath: String?, stopWithPID: pid_t?
+    ) throws(SystemError) {
+        self.log = log
+        self.datapath = datapath
+        self.interfaces = interfaces
+        self.links = links
+        self.mirror = mirror
+        self.signals = signals
+        self.lock = lock
+        self.configPath = configPath
+        mailbox = try Mailbox()
+        parentPID = stopWithPID
+        if let pid = stopWithPID {
+            parent = netft_pidfd_open(pid)
+            guard parent >= 0 else { throw SystemError("watch process \(pid) (--stop-with-pid): it is not running", returned: parent) }
+        } else {
+            parent = -1
+        }
+        for link in links { linkUsable[link.name] = interfaces.isUsable(interface: link.name, address: link.address) }
+        neighbours = interfaces.neighbourTable(for: links)
+    }
+
+    deinit { if parent >= 0 { close(parent) } }
+
+    /// Which links can carry traffic at start.
+    var unusableLinks: [String] { links.map(\.name).filter { linkUsable[$0] == false } }
+
+    func start() {
+        datapath.post(.neighbours(neighbours))
+        let t = Thread { [self] in loop() }
+        t.name = "netft-control"
+        thread = t
+        t.start()
+    }
+
+    /// Ends the thread (after the datapath stopped) and waits for it.
+    func stop() {
+        mailbox.post(.stop)
+        while thread?.isFinished == false { usleep(1000) }
+        thread = nil  // it holds its closure, and so this object: let both go
+    }
+
+    private func loop() {
+        var fds = [
+            pollfd(fd: interfaces.monitor.fileDescriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: lock.fd, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: mailbox.fd, events: Int16(POLLIN), revents: 0),
+        ]
+        if parent >= 0 { fds.append(pollfd(fd: parent, events: Int16(POLLIN), revents: 0)) }
+        var messages: [Message] = []
+        while running {
+            for i in fds.indices { fds[i].revents = 0 }
+            // A mirror wanted soon wakes the loop in time for it.
+            let due = 0.05 - Date().timeIntervalSince(mirroredAt)
+            let wait: Int32 = mirrorWanted && mirror != nil ? Int32(max(1, min(1000, due * 1000))) : 1000
+            _ = poll(&fds, nfds_t(fds.count), wait)
+            if fds[0].revents != 0 { followInterfaces() }
+            if fds[1].revents != 0 { handleSignals() }
+            if fds[2].revents != 0 { lock.answerProbes() }
+            if fds.count > 4, fds[4].revents != 0 {
+                datapath.post(.stop(reason: "process \(parentPID ?? 0) (--stop-with-pid) exited"))
+                close(fds[4].fd)
+                fds.removeLast()
+            }
+            if fds[3].revents != 0 {
+                mailbox.take(into: &messages)
+                for message in messages {
+                    switch message {
+                    case .routesChanged: mirrorWanted = true
+                    case .mirror(let entries): for e in entries { mirror?.update(e) }
+                    case .stop: running = false
+                    }
+                }
+                messages.removeAll(keepingCapacity: true)
+            }
+            // The pinned route map follows events (at most every 50 ms) and RTT and loss every 5 s.
+            let sinceMirror = Date().timeIntervalSince(mirroredAt)
+            if mirror != nil && ((mirrorWanted && sinceMirror > 0.05) || sinceMirror > 5) {
+                mirrorWanted = false
+                mirroredAt = Date()
+                let back = mailbox
+                datapath.post(.routeMirror { back.post(.mirror($0)) })
+            }
+        }
+    }
+
+    private func followInterfaces() {
+        let changes = interfaces.update()
+        if changes.resynced { log.warning("[IM] netlink notifications were lost; interfaces, addresses and neighbours read again") }
+        for name in changes.interfaces {
+            for link in links where link.name == name {
+                let up = interfaces.isUsable(interface: name, address: link.address)
+                guard linkUsable[name] != up else { continue }
+                linkUsable[name] = up
+                log.info("[IM] interface \(name) (\(link.address)) is \(up ? "up" : "down")")
+                datapath.post(.linkChanged(interface: name, up: up))
+            }
+        }
+        for (name, mac) in changes.macs {
+            guard let i = links.firstIndex(where: { $0.name == name }) else { continue }
+            let text = mac.map { String(format: "%02x", $0) }.joined(separator: ":")
+            datapath.post(.sourceMAC(link: i, mac: XDPPort.mac(mac)))
+            do {
+                try GratuitousARP.send(interfaceIndex: links[i].index, name: name, mac: mac, address: links[i].address)
+                log.info("[IM] interface \(name) has a new MAC \(text): announced to the network with a gratuitous ARP")
+            } catch {
+                log.warning("[IM] interface \(name) has a new MAC \(text); announcing it failed: \(error)")
+            }
+        }
+        var table = neighbours
+        if changes.resynced {
+            table = interfaces.neighbourTable(for: links)
+        } else {
+            let indexes = Set(links.map(\.index))
+            for n in changes.neighbours where indexes.contains(n.interfaceIndex) {
+                table[n.address] = n.mac.map(XDPPort.mac)
+            }
+        }
+        if table != neighbours {
+            neighbours = table
+            datapath.post(.neighbours(table))
+        }
+    }
+
+    private func handleSignals() {
+        while true {
+            let signal = netft_signals_read(signals)
+            guard signal > 0 else { return }
+            switch signal {
+            case SIGTERM, SIGINT:
+                datapath.post(.stop(reason: "signal \(signal == SIGTERM ? "SIGTERM" : "SIGINT")"))
+            case SIGHUP:
+                reload()
+            default:
+                break
+            }
+        }
+    }
+
+    /// SIGHUP: reads and validates the configuration here, off the datapath,
+    /// and hands it over only if it is good.
+    private func reload() {
+        guard let configPath else { return log.warning("[NETFT] SIGHUP: no configuration file to reload") }
+        do {
+            datapath.post(.reload(try ConfigLoader.load(path: configPath)))
+        } catch {
+            log.error("[NETFT] SIGHUP: configuration refused, keeping the running one: \(error)")
+        }
+    }
+}

@@ -1,0 +1,360 @@
+import Foundation
+import Glibc
+import Logging
+import NetFTCore
+import NetFTDataplane
+
+/// The datapath thread: frames from the dataplane, packets from the virtual
+/// adapter, heartbeats and their timers, and nothing else. It polls the
+/// dataplane's descriptors, the adapter and its mailbox; whatever comes from
+/// outside (netlink, signals, control clients, metrics scrapes) arrives as a
+/// `DatapathCommand`, so no client, however slow, can delay a heartbeat.
+///
+/// Inbound:  dataplane -> `receiveFrames` -> engine (authenticate, window) -> adapter write / reply in place.
+/// Outbound: adapter read into a dataplane buffer -> peer by inner address -> engine (route, seal) -> dataplane.
+/// Timers:   `sendHeartbeats` at the route table's next deadline; acks every 32 frames or 5 ms.
+final class Datapath {
+    let config: ClusterConfig
+    let me: ClusterConfig.Node
+    let log: Logger
+    var engine: NodeEngine
+    let adapter: VirtualAdapter
+    let port: DataplanePort
+    let mailbox: Mailbox<DatapathCommand>
+    let watchdog: Watchdog
+    /// Told (on this thread, cheaply) that routes changed, so the control plane mirrors them.
+    let routesChanged: @Sendable () -> Void
+    let started = Instant.now
+    /// What `netft status` shows beside the routes.
+    let facts: NodeFacts
+
+    /// Per route: which dataplane link and remote endpoint carry it.
+    let routeLinks: [RouteID: (link: Int, remote: Endpoint)]
+    /// Inner destination address -> peer node.
+    let peersByVirtualAddress: [IPAddress: NodeID]
+    /// Lossless failover: kept copies, and per route the data frames received since our last ack.
+    let retention: RetentionRing?
+    var ackDue: [RouteID: (count: Int, since: Instant)] = [:]
+    var counters = Counters()
+    /// Allocations on the packet path, when a malloc counter is preloaded (netft bench).
+    let mallocCount: (@convention(c) () -> UInt64)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "netft_malloc_thread_count") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) () -> UInt64).self)
+    }()
+    private var running = true
+    private var commands: [DatapathCommand] = []
+
+    struct Counters {
+        var resent: UInt64 = 0
+        var noRouteDrops: UInt64 = 0
+        var noPeerDrops: UInt64 = 0
+        /// Adapter reads deferred because the dataplane had no free buffer (UMEM exhausted).
+        var backPressure: UInt64 = 0
+        var hotPathMallocs: UInt64 = 0
+        var hotPathPackets: UInt64 = 0
+    }
+
+    /// Facts fixed at start, for the status document.
+    struct NodeFacts {
+        var dataplaneReason: String?
+        var warnings: [String]
+        var linkNames: [String]
+    }
+
+    init(
+        config: ClusterConfig, me: ClusterConfig.Node, log: Logger, engine: NodeEngine, adapter: VirtualAdapter, port: DataplanePort,
+        routeLinks: [RouteID: (link: Int, remote: Endpoint)], retention: RetentionRing?, facts: NodeFacts,
+        mailbox: Mailbox<DatapathCommand>, watchdog: Watchdog, routesChanged: @escaping @Sendable () -> Void
+    ) {
+        self.config = config
+        self.me = me
+        self.log = log
+        self.engine = engine
+        self.adapter = adapter
+        self.port = port
+        self.routeLinks = routeLinks
+        self.retention = retention
+        self.facts = facts
+        self.mailbox = mailbox
+        self.watchdog = watchdog
+        self.routesChanged = routesChanged
+        var peers: [IPAddress: NodeID] = [:]
+        for peer in config.nodes where peer.id != me.id {
+            peers[VirtualAddresses.ipv4(cluster: config.cluster, node: peer.id)] = peer.id
+            peers[VirtualAddresses.ipv6(cluster: config.cluster, node: peer.id)] = peer.id
+        }
+        peersByVirtualAddress = peers
+        commands.reserveCapacity(16)
+    }
+
+    // MARK: The loop
+
+    func run() {
+        var fds = port.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let adapterSlot = fds.count
+        fds.append(pollfd(fd: adapter.fileDescriptor, events: Int16(POLLIN), revents: 0))
+        let mailboxSlot = fds.count
+        fds.append(pollfd(fd: mailbox.fd, events: Int16(POLLIN), revents: 0))
+        var requests: [RouteID] = []
+        requests.reserveCapacity(64)
+        var backedOff = false
+
+        watchdog.start()
+        defer { watchdog.stop() }
+        logEvents()
+        while running {
+            watchdog.alive()
+            let now = Instant.now
+            // With no free buffer, the adapter is not polled (its queue holds the
+            // packets) and the loop wakes each millisecond to reclaim completions.
+            fds[adapterSlot].events = backedOff ? 0 : Int16(POLLIN)
+            let limit: Int32 = backedOff ? 1 : 200
+            let wait = engine.table.nextDeadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, UInt64(limit))) : 0 } ?? limit
+            for i in fds.indices { fds[i].revents = 0 }
+            _ = poll(&fds, nfds_t(fds.count), wait)
+            // Drain frames and packets until both are quiet, so a busy tunnel
+            // still gets its heartbeats out each pass.
+            var passes = 0
+            var work = true
+            while work && passes < 64 {
+                passes += 1
+                let mallocsBefore = mallocCount?() ?? 0
+                let received = receiveFrames()
+                let (forwarded, starved) = forwardAdapterPackets()
+                backedOff = starved
+                work = received + forwarded > 0 && !starved
+                if received + forwarded > 0, let mallocCount {
+                    // Only the frame and packet handling: heartbeats, events and commands are apart.
+                    counters.hotPathMallocs &+= mallocCount() &- mallocsBefore
+                    counters.hotPathPackets &+= UInt64(received + forwarded)
+                }
+                port.flush()
+                sendHeartbeats(&requests)
+            }
+            if fds[mailboxSlot].revents != 0 { handleCommands() }
+            if retention != nil { sendAcks() }
+            if logEvents() { routesChanged() }
+        }
+        log.info("[NETFT] netft \(me.name) stopping: removing \(adapter.name) and detaching the dataplane")
+    }
+
+    @inline(__always)
+    func receiveFrames() -> Int {
+        let now = Instant.now
+        return port.receive(limit: 256) { buffer, length in
+            switch engine.receive(buffer, length: length, now: now) {
+            case .deliver(let offset, let count, _, let route):
+                adapter.write(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)]))
+                if retention != nil {
+                    if let due = ackDue[route] { ackDue[route] = (due.count + 1, due.since) } else { ackDue[route] = (1, now) }
+                }
+                return .done
+            case .reply(let replyLength, _):
+                return .reply(length: replyLength)
+            case .consumed, .dropped:
+                return .done
+            }
+        }
+    }
+
+    /// Reads the adapter into dataplane buffers; `starved` when the dataplane
+    /// had no buffer to lend (counted; the adapter is read again once it has).
+    @inline(__always)
+    func forwardAdapterPackets() -> (forwarded: Int, starved: Bool) {
+        let now = Instant.now
+        var forwarded = 0
+        var empty = false
+        while !empty && forwarded < 256 {
+            let lent = port.send { buffer in
+                let room = buffer.count - FrameCodec.payloadOffset - engine.security.tagSize
+                let packet = UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + room)])
+                let n = adapter.read(into: packet)
+                guard n > 0 else {
+                    empty = true
+                    return nil
+                }
+                forwarded += 1
+                guard let peer = peer(of: UnsafeRawBufferPointer(packet), length: n) else {
+                    counters.noPeerDrops &+= 1
+                    return nil
+                }
+                let slot = retention?.keep(UnsafeRawBufferPointer(rebasing: packet[0..<n]))
+                guard let sent = try? engine.encapsulate(to: peer, payloadLength: n, in: buffer, now: now),
+                    let target = routeLinks[sent.route]
+                else {
+                    counters.noRouteDrops &+= 1
+                    return nil
+                }
+                if let slot, let retention {
+                    retention.assign(slot, route: sent.route, sequence: sent.sequence)
+                    _ = engine.table.recordUnacked(on: sent.route, sequence: sent.sequence, handle: slot)
+                }
+                return Outbound(link: target.link, remote: target.remote, length: sent.length)
+            }
+            if !lent {
+                counters.backPressure &+= 1
+                return (forwarded, true)
+            }
+        }
+        return (forwarded, false)
+    }
+
+    /// The peer an inner packet is for, by its destination address.
+    @inline(__always)
+    func peer(of packet: UnsafeRawBufferPointer, length: Int) -> NodeID? {
+        guard length >= 20 else { return nil }
+        switch packet[0] >> 4 {
+        case 4:
+            return peersByVirtualAddress[.v4(UInt32(bigEndian: packet.loadUnaligned(fromByteOffset: 16, as: UInt32.self)))]
+        case 6 where length >= 40:
+            let hi = UInt64(bigEndian: packet.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            let lo = UInt64(bigEndian: packet.loadUnaligned(fromByteOffset: 32, as: UInt64.self))
+            return peersByVirtualAddress[.v6(hi, lo)]
+        default:
+            return nil
+        }
+    }
+
+    func sendHeartbeats(_ requests: inout [RouteID]) {
+        let now = Instant.now
+        guard let next = engine.table.nextDeadline, next <= now else { return }
+        requests.removeAll(keepingCapacity: true)
+        engine.table.tick(now: now) { requests.append($0) }
+        for route in requests {
+            guard let target = routeLinks[route] else { continue }
+            port.sendControl { buffer in
+                guard let length = try? engine.heartbeatRequest(on: route, into: buffer, now: now) else { return nil }
+                return Outbound(link: target.link, remote: target.remote, length: length)
+            }
+        }
+        port.flush()
+    }
+
+    /// Acknowledges received data: every 32 frames, or 5 ms after the first unacknowledged one.
+    func sendAcks() {
+        guard !ackDue.isEmpty else { return }
+        let now = Instant.now
+        for (route, due) in ackDue where due.count >= 32 || now.since(due.since) >= 5_000_000 {
+            ackDue[route] = nil
+            guard let target = routeLinks[route] else { continue }
+            port.sendControl { buffer in
+                guard let length = try? engine.ack(on: route, into: buffer, now: now) else { return nil }
+                return Outbound(link: target.link, remote: target.remote, length: length)
+            }
+        }
+        port.flush()
+    }
+
+    /// After a failover, resends what the old route never had acknowledged.
+    func resendUnacknowledged(from old: RouteID, to peer: NodeID) {
+        guard let retention else { return }
+        var entries: [UnackedRecord.Entry] = []
+        engine.table.takeUnacked(from: old) { entries.append($0) }
+        let now = Instant.now
+        var count = 0
+        for entry in entries {
+            guard let packet = retention.packet(slot: entry.handle, route: old, sequence: entry.sequence) else { continue }
+            port.send { buffer in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset...]).copyMemory(from: packet)
+                let slot = retention.keep(packet)
+                guard let sent = try? engine.encapsulate(to: peer, payloadLength: packet.count, in: buffer, now: now, flags: .resent),
+                    let target = routeLinks[sent.route]
+                else { return nil }
+                retention.assign(slot, route: sent.route, sequence: sent.sequence)
+                _ = engine.table.recordUnacked(on: sent.route, sequence: sent.sequence, handle: slot)
+                count += 1
+                return Outbound(link: target.link, remote: target.remote, length: sent.length)
+            }
+        }
+        port.flush()
+        counters.resent &+= UInt64(count)
+        if count > 0 { log.info("[NETFT] lossless failover: resent \(count) unacknowledged frame\(count == 1 ? "" : "s") on the new route") }
+    }
+
+    /// Logs what happened since the last call; true if anything did.
+    @discardableResult
+    func logEvents() -> Bool {
+        let events = engine.table.drainEvents()
+        guard !events.isEmpty else { return false }
+        for case .routeChanged(let peer, let from?, _?) in events where engine.table.status(from)?.state == .down {
+            resendUnacknowledged(from: from, to: peer)
+        }
+        let names = config.nodes
+        for event in events {
+            for line in ClusterLog.lines(for: event, route: { engine.table.status($0)?.route }, node: { id in names.first { $0.id == id }?.name }) {
+                log.info("\(line)")
+            }
+        }
+        return true
+    }
+
+    // MARK: Commands from the control plane
+
+    func handleCommands() {
+        mailbox.take(into: &commands)
+        defer { commands.removeAll(keepingCapacity: true) }
+        for command in commands {
+            switch command {
+            case .linkChanged(let interface, let up):
+                engine.table.linkChanged(interface: interface, up: up, now: .now)
+            case .neighbours(let table):
+                port.updateNeighbours(table)
+            case .sourceMAC(let link, let mac):
+                port.updateSourceMAC(link: link, mac: mac)
+            case .reload(let fresh):
+                apply(fresh)
+            case .status(let reply):
+                reply(snapshot())
+            case .routeMirror(let reply):
+                reply(mirrorEntries())
+            case .stop(let reason):
+                log.info("[NETFT] \(reason): shutting down")
+                running = false
+            }
+        }
+    }
+
+    /// Every route as the pinned map shows it.
+    func mirrorEntries() -> [RouteMirror.Entry] {
+        var entries: [RouteMirror.Entry] = []
+        for peer in engine.table.peerIDs {
+            let active = engine.table.activeRoute(to: peer)
+            for id in engine.table.routeIDs(to: peer) {
+                guard let s = engine.table.status(id) else { continue }
+                entries.append(.init(
+                    route: s.route, state: s.state, active: active == id, rttNanoseconds: s.monitor.rtt.smoothed,
+                    loss: s.monitor.history.lossRate, reason: s.state == .down ? s.diagnosis?.code ?? "" : ""))
+            }
+        }
+        return entries
+    }
+
+    /// Applies changed heartbeat settings to the running routes without taking any of them down.
+    func apply(_ fresh: ClusterConfig) {
+        var changed = 0
+        for peer in engine.table.peerIDs {
+            for id in engine.table.routeIDs(to: peer) {
+                guard let route = engine.table.status(id)?.route else { continue }
+                let settings = fresh.heartbeat.settings(crossSubnet: route.crossSubnet)
+                if settings != route.heartbeat {
+                    engine.table.updateHeartbeat(id, settings)
+                    changed += 1
+                    log.info("[NETFT] SIGHUP: route \(route.realLocal.address) -> \(route.realRemote.address): Delay \(route.heartbeat.delay.value) -> \(settings.delay.value) ms, Threshold \(route.heartbeat.threshold) -> \(settings.threshold)")
+                }
+            }
+        }
+        if fresh.networks != config.networks || fresh.nodes != config.nodes || fresh.security != config.security || fresh.port != config.port {
+            log.warning("[NETFT] SIGHUP: networks, nodes, security and port changes need a restart; they were not applied")
+        }
+        log.info("[NETFT] SIGHUP: configuration reloaded, \(changed) route\(changed == 1 ? "" : "s") with new heartbeat settings, all kept in their state")
+    }
+}
+
+extension Instant {
+    /// CLOCK_MONOTONIC now.
+    static var now: Instant {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Instant(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
+    }
+}
