@@ -250,6 +250,22 @@ int netft_nl_route_add(struct netft_nl *nl, int ifindex, int family, const uint8
 	return transact(nl, nlh, NULL);
 }
 
+int netft_nl_neigh_add(struct netft_nl *nl, int ifindex, int family, const uint8_t *addr, const uint8_t *mac, uint16_t state)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	/* EXCL: an entry the kernel already has is left alone. */
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	struct ndmsg *nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = (unsigned char)family;
+	nd->ndm_ifindex = ifindex;
+	nd->ndm_state = state;
+	mnl_attr_put(nlh, NDA_DST, family_len(family), addr);
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+	return transact(nl, nlh, NULL);
+}
+
 int netft_nl_dump_links(struct netft_nl *nl, netft_nl_link_cb cb, void *ctx)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];

@@ -31,6 +31,11 @@ final class ControlPlane: @unchecked Sendable {
     private let parent: Int32
     private let parentPID: pid_t?
     private var linkUsable: [String: Bool] = [:]
+    /// The last MAC seen for each next hop on the node's links. A flushed or
+    /// failed kernel entry does not erase it (a peer's MAC does not change
+    /// because our link went down); only a new MAC replaces it.
+    private var known: [IPAddress: (index: Int32, mac: [UInt8])] = [:]
+    /// What the datapath was last given.
     private var neighbours: [IPAddress: UInt64] = [:]
     private var thread: Thread?
     private var running = true
@@ -58,7 +63,8 @@ final class ControlPlane: @unchecked Sendable {
             parent = -1
         }
         for link in links { linkUsable[link.name] = interfaces.isUsable(interface: link.name, address: link.address) }
-        neighbours = interfaces.neighbourTable(for: links)
+        for n in interfaces.neighbours(on: links) { known[n.address] = (n.interfaceIndex, n.mac!) }
+        neighbours = known.mapValues { XDPPort.mac($0.mac) }
     }
 
     deinit { if parent >= 0 { close(parent) } }
@@ -135,6 +141,7 @@ final class ControlPlane: @unchecked Sendable {
                 guard linkUsable[name] != up else { continue }
                 linkUsable[name] = up
                 log.info("[IM] interface \(name) (\(link.address)) is \(up ? "up" : "down")")
+                if up { restoreNeighbours(on: link) }
                 datapath.post(.linkChanged(interface: name, up: up))
             }
         }
@@ -149,18 +156,26 @@ final class ControlPlane: @unchecked Sendable {
                 log.warning("[IM] interface \(name) has a new MAC \(text); announcing it failed: \(error)")
             }
         }
-        var table = neighbours
-        if changes.resynced {
-            table = interfaces.neighbourTable(for: links)
-        } else {
-            let indexes = Set(links.map(\.index))
-            for n in changes.neighbours where indexes.contains(n.interfaceIndex) {
-                table[n.address] = n.mac.map(XDPPort.mac)
-            }
+        let indexes = Set(links.map(\.index))
+        let seen = changes.resynced ? interfaces.neighbours(on: links) : changes.neighbours
+        for n in seen where indexes.contains(n.interfaceIndex) {
+            if let mac = n.mac { known[n.address] = (n.interfaceIndex, mac) }
         }
+        let table = known.mapValues { XDPPort.mac($0.mac) }
         if table != neighbours {
             neighbours = table
             datapath.post(.neighbours(table))
+        }
+    }
+
+    /// A link came back: the kernel flushed its neighbours when it went down.
+    private func restoreNeighbours(on link: DataplaneLink) {
+        for (address, entry) in known where entry.index == link.index {
+            do {
+                try interfaces.restoreNeighbour(address, mac: entry.mac, index: entry.index)
+            } catch {
+                log.warning("[IM] could not restore neighbour \(address) on \(link.name): \(error)")
+            }
         }
     }
 

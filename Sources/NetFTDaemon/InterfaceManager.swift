@@ -38,8 +38,18 @@ final class InterfaceManager {
         return link.isOperational && addresses.contains { $0.interfaceIndex == link.index && $0.address == address }
     }
 
-    /// The usable next-hop MACs on `links` now, from a dump.
-    func neighbourTable(for links: [DataplaneLink]) -> [IPAddress: UInt64] { XDPPort.neighbourTable(netlink: netlink, links: links) }
+    /// The kernel's neighbour entries with a usable MAC on `links` now, from a dump.
+    func neighbours(on links: [DataplaneLink]) -> [Netlink.Neighbour] {
+        let indexes = Set(links.map(\.index))
+        return [false, true].flatMap { (try? netlink.neighbours(ipv6: $0)) ?? [] }.filter { indexes.contains($0.interfaceIndex) && $0.mac != nil }
+    }
+
+    /// Puts a neighbour the kernel flushed (its link went down) back as STALE,
+    /// so the kernel re-verifies it by unicast probe instead of starting a
+    /// broadcast resolution whose first loss costs a second.
+    func restoreNeighbour(_ address: IPAddress, mac: [UInt8], index: Int32) throws(SystemError) {
+        try netlink.addNeighbour(address, mac: mac, index: index)
+    }
 
     struct Changes {
         /// Interfaces whose state or addresses changed.

@@ -68,6 +68,7 @@ public final class NodeRuntime {
         let (port, reason) = try NodeRuntime.openDataplane(options, links: links, config: config)
         if let reason { logger.warning("[NETFT] using the udp dataplane: \(reason)") }
         if let xdp = port as? XDPPort {
+            for note in xdp.attachNotes { logger.warning("[NETFT] \(note)") }
             for (link, why) in zip(links, xdp.fallbackReasons) {
                 if let why { logger.warning("[NETFT] \(link.name) carries its frames through the kernel socket: \(why)") }
             }

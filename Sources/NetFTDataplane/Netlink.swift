@@ -65,6 +65,15 @@ public final class Netlink {
         try check("add route \(destination)/\(prefixLength) via \(name)", netft_nl_route_add(handle, index, family, bytes, prefixLength))
     }
 
+    /// Adds a neighbour entry in `state` (NUD_STALE 0x04: the kernel re-verifies
+    /// it before trusting it) unless the kernel already has one for `address`.
+    public func addNeighbour(_ address: IPAddress, mac: [UInt8], index: Int32, state: UInt16 = 0x04) throws(SystemError) {
+        let (family, bytes) = Netlink.raw(address)
+        let result = netft_nl_neigh_add(handle, index, family, bytes, mac, state)
+        if result == -EEXIST { return }
+        try check("add neighbour \(address) on interface \(index)", result)
+    }
+
     public func links() throws(SystemError) -> [Link] {
         let box = Collector<Link>()
         let ctx = Unmanaged.passUnretained(box).toOpaque()

@@ -76,6 +76,9 @@ public final class XDPClassifier {
         netft_bpf_close(object)
     }
 
+    /// The descriptor of a program in the object (`programName`, `passProgramName`).
+    public func programFD(named name: String) -> Int32 { netft_bpf_prog_fd(object, name) }
+
     public func stats() throws(SystemError) -> ClassifierStats {
         var raw = netft_stats()
         try check("read classifier stats", netft_stats_read(statsFD, &raw))

@@ -22,6 +22,8 @@ public final class XDPPort: DataplanePort {
     private var sockets: [OpaquePointer?] = []
     private var sourceMACs: [UInt64] = []
     private var pendingTX: [UInt32]
+    /// Frames each socket's fill ring holds now (given to the kernel, not yet received).
+    private var inFill: [Int]
     /// Next-hop MAC by remote address, as the control plane last handed it.
     private var neighbours: [IPAddress: UInt64] = [:]
     public let bindMode: AFXDPSocket.BindMode
@@ -29,6 +31,8 @@ public final class XDPPort: DataplanePort {
     public private(set) var counters = Counters()
     /// Per link: why it uses the kernel socket instead of AF_XDP (nil: AF_XDP).
     public private(set) var fallbackReasons: [String?] = []
+    /// What an operator should know about how each link was attached (generic mode and why).
+    public private(set) var attachNotes: [String] = []
 
     public struct Counters: Sendable {
         public var rx: UInt64 = 0
@@ -69,6 +73,7 @@ public final class XDPPort: DataplanePort {
         pool = try UMEMPool(frameCount: umemFrames, ringSize: ringSize)
         kernel = try UDPPort(links: links, port: port)
         pendingTX = Array(repeating: 0, count: links.count)
+        inFill = Array(repeating: 0, count: links.count)
         fillTarget = ringSize
         var mode = AFXDPSocket.BindMode.copy
         do {
@@ -77,7 +82,7 @@ public final class XDPPort: DataplanePort {
                 sourceMACs.append(OuterHeaders.mac(known.first { $0.index == link.index }?.mac ?? []))
                 let classifier = try XDPClassifier(port: port)
                 do {
-                    try classifier.attach(interface: link.name, mode: .native, pinRoot: pinRoot)
+                    try XDPPort.attach(classifier, to: link.name, pinRoot: pinRoot, notes: &attachNotes)
                 } catch let error where error.errno == EBUSY && occupied == .useKernelSocket {
                     classifiers.append(nil)
                     sockets.append(nil)
@@ -109,8 +114,20 @@ public final class XDPPort: DataplanePort {
             throw error
         }
         bindMode = mode
-        for case let s? in sockets { refill(s) }
+        for s in sockets.indices { refill(s) }
         neighbours = XDPPort.neighbourTable(netlink: netlink, links: links)
+    }
+
+    /// Native mode first; a driver that refuses it for this link (an MTU above
+    /// what single-buffer native XDP takes: ERANGE on veth; no driver support)
+    /// gets generic mode, which takes any MTU, and the reason is noted.
+    static func attach(_ classifier: XDPClassifier, to name: String, pinRoot: String, notes: inout [String]) throws(SystemError) {
+        do {
+            try classifier.attach(interface: name, mode: .native, pinRoot: pinRoot)
+        } catch let error where [ERANGE, EOPNOTSUPP, EINVAL].contains(error.errno) {
+            try classifier.attach(interface: name, mode: .generic, pinRoot: pinRoot)
+            notes.append("\(name): XDP in generic mode, native refused (\(error))")
+        }
     }
 
     deinit {
@@ -134,17 +151,23 @@ public final class XDPPort: DataplanePort {
         zip(links, classifiers).compactMap { link, c in (try? c?.stats()).flatMap { $0 }.map { (link.name, $0) } }
     }
 
-    /// Gives the fill ring every frame it has room for and the pool can spare
-    /// (split evenly between sockets), each pass: libxdp's reserve is all or
-    /// nothing, so asking for more than is free would give nothing at all.
-    private func refill(_ socket: OpaquePointer) {
-        let share = UInt32(pool.freeCount / max(1, sockets.count))
-        let want = netft_xsk_fill_free(socket, min(fillTarget, share))
+    /// Gives a fill ring every frame it has room for, up to its share: the
+    /// fill rings together hold at most half the UMEM, so transmit always has
+    /// frames. Done each pass; libxdp's reserve is all or nothing, so it never
+    /// asks for more than is free.
+    private func refill(_ s: Int) {
+        guard let socket = sockets[s] else { return }
+        let share = pool.frameCount / 2 / max(1, sockets.count(where: { $0 != nil }))
+        let room = min(Int(fillTarget), share) - inFill[s]
+        guard room > 0 else { return }
+        // nb_free answers every free slot once at least the asked number are free: clamp.
+        let want = min(netft_xsk_fill_free(socket, UInt32(min(room, pool.freeCount))), UInt32(min(room, pool.freeCount)))
         guard want > 0 else { return }
         var index: UInt32 = 0
         let got = netft_xsk_fill_reserve(socket, want, &index)
         for i in 0..<got { netft_xsk_fill_set(socket, index &+ i, pool.take()!) }
         netft_xsk_fill_submit(socket, got)
+        inFill[s] += Int(got)
     }
 
     private func reclaim(_ socket: OpaquePointer) {
@@ -186,10 +209,11 @@ public final class XDPPort: DataplanePort {
                 }
             }
             netft_xsk_rx_release(socket, count)
+            inFill[s] -= Int(count)
             counters.rx &+= UInt64(count)
             handled += Int(count)
             reclaim(socket)
-            refill(socket)
+            refill(s)
         }
         return handled
     }

@@ -192,6 +192,11 @@ enum Interrupt {
             teardown()
             _exit(128 + signal)
         }.start()
+        // A parent may have started us with these blocked (the mask is inherited): unblock them.
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&wanted, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
         for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
             signal(sig) { s in
                 var number = s

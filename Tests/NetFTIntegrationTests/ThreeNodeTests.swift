@@ -53,8 +53,16 @@ struct OperatingTests {
         let fabric = try upFabric(ClusterFabric.Spec(), tag: "map")
         defer { fabric.tearDown() }
         let routes = fabric.routes("node1")
-        let dump = try Self.bpftoolJSON(["map", "dump", "pinned", "\(fabric.pinRoot)/node1/routes"])
-        let values = dump.compactMap { ($0["formatted"] as? [String: Any])?["value"] as? [String: Any] }
+        // The control plane mirrors events within 50 ms: wait for it, with a deadline.
+        func pinnedValues() throws -> [[String: Any]] {
+            try Self.bpftoolJSON(["map", "dump", "pinned", "\(fabric.pinRoot)/node1/routes"])
+                .compactMap { ($0["formatted"] as? [String: Any])?["value"] as? [String: Any] }
+        }
+        var values = try pinnedValues()
+        _ = fabric.wait(seconds: 2) {
+            values = (try? pinnedValues()) ?? []
+            return values.count == routes.count && values.allSatisfy { $0["state"] as? String == "NETFT_ROUTE_UP" }
+        }
         #expect(values.count == routes.count && routes.count == 2)
         for route in routes {
             let id = route["id"] as? Int

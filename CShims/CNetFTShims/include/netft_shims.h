@@ -180,6 +180,8 @@ int netft_nl_addr_add(struct netft_nl *nl, int ifindex, int family, const uint8_
 int netft_nl_route_add(struct netft_nl *nl, int ifindex, int family, const uint8_t *dst, uint8_t prefix);
 int netft_nl_dump_links(struct netft_nl *nl, netft_nl_link_cb cb, void *ctx);
 int netft_nl_dump_addrs(struct netft_nl *nl, netft_nl_addr_cb cb, void *ctx);
+/* Adds a neighbour entry (NUD_* state) unless the kernel already has one (-EEXIST). */
+int netft_nl_neigh_add(struct netft_nl *nl, int ifindex, int family, const uint8_t *addr, const uint8_t *mac, uint16_t state);
 int netft_nl_dump_neighbours(struct netft_nl *nl, int family, netft_nl_neigh_cb cb, void *ctx);
 /* Reads every pending monitor message; returns how many batches were read. */
 /* Reads every pending notification (links, addresses, neighbours; a deleted
