@@ -26,8 +26,9 @@ final class ControlServer: Sendable {
             .serverChannelOption(.backlog, value: 64)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        RequestLineHandler(limit: 256, deadline: ControlServer.deadline, clients: clients, answer: answer))
+                    try channel.pipeline.syncOperations.addHandlers(
+                        ConnectionGuard(clients: clients, deadline: ControlServer.deadline),
+                        RequestLineHandler(limit: 256, answer: answer))
                 }
             }
         let previous = umask(0o077)
@@ -85,24 +86,19 @@ final class ClientCount: Sendable {
     func leave() { open.subtract(1, ordering: .relaxed) }
 }
 
-/// Reads one request line, writes one answer, closes; closes anyway at the deadline.
-final class RequestLineHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-    private let limit: Int
-    private let deadline: TimeAmount
+/// First in every control and metrics pipeline: refuses a connection past
+/// the bound and closes each one at its deadline, whatever the client does
+/// (says nothing, never reads, trickles bytes).
+final class ConnectionGuard: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
     private let clients: ClientCount
-    private let answer: @Sendable (String, any EventLoop) -> EventLoopFuture<[UInt8]>
-    private var request: [UInt8] = []
-    private var answering = false
+    private let deadline: TimeAmount
     private var counted = false
     private var timer: Scheduled<Void>?
 
-    init(limit: Int, deadline: TimeAmount, clients: ClientCount, answer: @escaping @Sendable (String, any EventLoop) -> EventLoopFuture<[UInt8]>) {
-        self.limit = limit
-        self.deadline = deadline
+    init(clients: ClientCount, deadline: TimeAmount) {
         self.clients = clients
-        self.answer = answer
+        self.deadline = deadline
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -121,6 +117,23 @@ final class RequestLineHandler: ChannelInboundHandler {
         if counted { clients.leave() }
         counted = false
         context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+}
+
+/// Reads one request line, writes one answer, closes.
+final class RequestLineHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let limit: Int
+    private let answer: @Sendable (String, any EventLoop) -> EventLoopFuture<[UInt8]>
+    private var request: [UInt8] = []
+    private var answering = false
+
+    init(limit: Int, answer: @escaping @Sendable (String, any EventLoop) -> EventLoopFuture<[UInt8]>) {
+        self.limit = limit
+        self.answer = answer
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

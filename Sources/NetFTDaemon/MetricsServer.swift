@@ -21,8 +21,11 @@ final class MetricsServer: Sendable {
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(clients: clients, body: body))
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(ConnectionGuard(clients: clients, deadline: ControlServer.deadline))
+                    try pipeline.configureHTTPServerPipeline()
+                    try pipeline.addHandler(MetricsHandler(body: body))
                 }
             }
         do {
@@ -35,38 +38,16 @@ final class MetricsServer: Sendable {
     func close() { try? channel.close().wait() }
 }
 
-/// Answers `GET /metrics` (404 otherwise) and closes; closes anyway at the deadline.
+/// Answers `GET /metrics` (404 otherwise) and closes.
 final class MetricsHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
-    private let clients: ClientCount
     private let body: @Sendable (any EventLoop) -> EventLoopFuture<[UInt8]>
     private var uri = ""
     private var version = HTTPVersion.http1_1
-    private var counted = false
-    private var timer: Scheduled<Void>?
 
-    init(clients: ClientCount, body: @escaping @Sendable (any EventLoop) -> EventLoopFuture<[UInt8]>) {
-        self.clients = clients
+    init(body: @escaping @Sendable (any EventLoop) -> EventLoopFuture<[UInt8]>) {
         self.body = body
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        guard clients.enter() else {
-            context.close(promise: nil)
-            return
-        }
-        counted = true
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: ControlServer.deadline) { bound.value.close(promise: nil) }
-        context.fireChannelActive()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        if counted { clients.leave() }
-        counted = false
-        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

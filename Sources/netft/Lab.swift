@@ -94,7 +94,7 @@ struct Lab: ParsableCommand {
         out.finish()
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             Lab.printSummary(report, elapsed: out.elapsed)
@@ -142,7 +142,7 @@ struct Lab: ParsableCommand {
             guard let kept = Lab.loadKept() else { throw ValidationError("no kept lab (run `netft lab --keep` first)") }
             if lab.json {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 return print(String(decoding: try encoder.encode(kept), as: UTF8.self))
             }
             Table.print(["NODE", "NAMESPACE", "VIRTUAL IPv4", "VIRTUAL IPv6", "CONTROL"], kept.nodes.map {
