@@ -57,7 +57,11 @@ public struct ClusterConfig: Equatable, Sendable {
     public var heartbeat = Heartbeat()
     /// Keep copies of sent data until acknowledged and resend them on the new
     /// route after a failover (costs a copy per data packet).
-    public var losslessFailover = false
+    /// Keep every data packet until the peer acknowledges it and resend what a
+    /// failover would lose (off: lower latency, packets in flight on a dead route are lost).
+    public var losslessFailover = true
+    /// Packets kept per peer for lossless failover (2 KiB each): the memory bound.
+    public var losslessBufferPackets = 4096
     /// A NIC that already has another XDP program: netft leaves it there and
     /// carries that NIC through the kernel socket (udp), or refuses to start.
     public enum OccupiedNIC: String, Sendable { case udp, refuse }

@@ -17,6 +17,8 @@ public struct HeartbeatMonitor: Sendable {
     public enum DownCause: Equatable, Sendable {
         case missedHeartbeats(Int)
         case localLinkDown
+        /// Data went out and `probes` probes in a row went unanswered (`BlackholeProbe`).
+        case unansweredData(probes: Int)
     }
 
     public var settings: HeartbeatSettings
@@ -115,6 +117,12 @@ public struct HeartbeatMonitor: Sendable {
             return .up
         }
         return nil
+    }
+
+    /// The blackhole probe gave up on an Up route.
+    public mutating func blackholed(now: Instant) -> Event? {
+        guard state == .up else { return nil }
+        return goDown(.unansweredData(probes: BlackholeProbe.probes), now: now)
     }
 
     /// The local interface of this route went down or came back.

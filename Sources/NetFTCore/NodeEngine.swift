@@ -4,6 +4,10 @@
 /// answer; the same engine runs under both, and under the tests.
 public struct NodeEngine: Sendable {
     public var table: RouteTable
+    /// Per peer: the data stream across routes (lossless failover, acks).
+    public private(set) var streams: [NodeID: DataStream] = [:]
+    /// Per peer: the route its latest data came in on, where our acks go.
+    public private(set) var ackRoutes: [NodeID: RouteID] = [:]
     public let security: SecurityLevel
     public let key: ClusterKey
     /// Frames refused, by reason.
@@ -42,6 +46,7 @@ public struct NodeEngine: Sendable {
         self.table = table
         self.security = security
         self.key = key
+        for peer in table.peerIDs { streams[peer] = DataStream() }
     }
 
     // MARK: Receive
@@ -49,12 +54,24 @@ public struct NodeEngine: Sendable {
     /// Authenticates and accounts a frame in `buffer[0..<length]` (`buffer` may be
     /// larger: a reply is written in place and may need the room).
     public mutating func receive(_ buffer: UnsafeMutableRawBufferPointer, length: Int, now: Instant) -> Inbound {
-        do {
+        do throws(FrameError) {
             let header = try FrameCodec.open(buffer, length: length, security: security, key: key)
             try table.accept(header, bytes: length, now: now)
             let payload = UnsafeRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + Int(header.payloadLength))])
+            if header.type == .data || header.type == .ack || header.type == .heartbeatRequest {
+                streams[header.sender]?.acknowledge(header.acknowledgement, epoch: header.epoch)
+            }
             switch header.type {
             case .data:
+                // The stream sequence rides in the timestamp field of data frames.
+                switch streams[header.sender]?.accept(header.timestamp, epoch: header.epoch, now: now) {
+                case .new?:
+                    ackRoutes[header.sender] = header.route
+                case .duplicate?:
+                    throw .duplicateData
+                case .tooOld?, nil:
+                    throw .tooOld
+                }
                 return .deliver(offset: FrameCodec.payloadOffset, length: Int(header.payloadLength), from: header.sender, route: header.route)
             case .heartbeatRequest:
                 try readReport(payload, from: header.sender, now: now)
@@ -64,7 +81,6 @@ public struct NodeEngine: Sendable {
                 table.heartbeatReplied(header, now: now)
                 return .consumed(.heartbeatReply, route: header.route)
             case .ack:
-                table.acknowledged(on: header.route, upTo: header.acknowledgement) { _ in }
                 return .consumed(.ack, route: header.route)
             case .hello:
                 _ = try Hello(decoding: payload)
@@ -106,42 +122,77 @@ public struct NodeEngine: Sendable {
         let header = FrameHeader(
             type: .heartbeatRequest, sender: table.localNode, epoch: table.epoch, route: route,
             payloadLength: UInt16(reportLength), sequence: sequence,
-            acknowledgement: status.window.cumulative, timestamp: now.nanoseconds)
+            acknowledgement: streams[status.route.peer]?.received.cumulative ?? 0, timestamp: now.nanoseconds)
         let length = try FrameCodec.seal(header, in: buffer, security: security, key: key)
         table.sent(on: route, bytes: length)
         return length
     }
 
     /// Wraps the inner packet already at `buffer[payloadOffset..<payloadOffset+payloadLength]`
-    /// for `peer` on its active route. Returns the route and frame length, or
-    /// nil when no route to the peer is up (the caller counts the drop).
+    /// for `peer` on its active route, with the next stream sequence (or, to
+    /// resend after a failover, the one it had). Returns the route, frame
+    /// length and stream sequence, or nil when no route to the peer is up
+    /// (the caller counts the drop).
     @inline(__always)
     public mutating func encapsulate(
-        to peer: NodeID, payloadLength: Int, in buffer: UnsafeMutableRawBufferPointer, now: Instant, flags: FrameFlags = []
-    ) throws(FrameError) -> (route: RouteID, length: Int, sequence: UInt64)? {
-        guard let route = table.activeRoute(to: peer) else { return nil }
-        let (length, sequence) = try seal(.data, on: route, payloadLength: payloadLength, in: buffer, now: now, flags: flags)
-        return (route, length, sequence)
+        to peer: NodeID, payloadLength: Int, in buffer: UnsafeMutableRawBufferPointer, now: Instant, resending: UInt64? = nil
+    ) throws(FrameError) -> (route: RouteID, length: Int, stream: UInt64)? {
+        guard let route = table.activeRoute(to: peer), streams[peer] != nil else { return nil }
+        let stream = resending ?? streams[peer]!.next()
+        let length = try seal(
+            .data, on: route, payloadLength: payloadLength, in: buffer, now: now, flags: resending == nil ? [] : .resent, streamSequence: stream)
+        table.dataSent(on: route, now: now)
+        return (route, length, stream)
     }
 
-    /// Builds an acknowledgement for `route` (no payload); returns its length.
-    public mutating func ack(on route: RouteID, into buffer: UnsafeMutableRawBufferPointer, now: Instant) throws(FrameError) -> Int {
-        try seal(.ack, on: route, payloadLength: 0, in: buffer, now: now).length
+    /// Builds an acknowledgement of `peer`'s data, for the route its data last
+    /// came in on (the caller sends it there); returns the route and length.
+    public mutating func ack(to peer: NodeID, into buffer: UnsafeMutableRawBufferPointer, now: Instant) throws(FrameError) -> (route: RouteID, length: Int)? {
+        guard let route = ackRoutes[peer] ?? table.activeRoute(to: peer) else { return nil }
+        return (route, try seal(.ack, on: route, payloadLength: 0, in: buffer, now: now))
+    }
+
+    /// The peers whose unacknowledged data must be resent after `events`: their
+    /// traffic moved off a route that is no longer Up (or had none). A move
+    /// between two Up routes resends nothing: what is in flight still arrives.
+    public func peersToResend(after events: [ClusterEvent]) -> [NodeID] {
+        var peers: [NodeID] = []
+        for case .routeChanged(let peer, let from, _?) in events where from.map({ table.status($0)?.state != .up }) ?? true {
+            if !peers.contains(peer) { peers.append(peer) }
+        }
+        return peers
+    }
+
+    /// Calls `body` for every peer whose data is due an ack now.
+    public func acksDue(now: Instant, _ body: (NodeID) -> Void) {
+        for (peer, stream) in streams where stream.ackDeadline.map({ $0 <= now }) ?? false { body(peer) }
+    }
+
+    /// The earliest time an ack is due (nil: none).
+    public var nextAckDeadline: Instant? {
+        var earliest: Instant?
+        for stream in streams.values {
+            if let due = stream.ackDeadline, earliest.map({ due < $0 }) ?? true { earliest = due }
+        }
+        return earliest
     }
 
     @inline(__always)
     mutating func seal(
         _ type: FrameType, on route: RouteID, payloadLength: Int, in buffer: UnsafeMutableRawBufferPointer, now: Instant,
-        flags: FrameFlags = []
-    ) throws(FrameError) -> (length: Int, sequence: UInt64) {
+        flags: FrameFlags = [], streamSequence: UInt64? = nil
+    ) throws(FrameError) -> Int {
         guard payloadLength <= Int(UInt16.max) else { throw .bufferTooSmall }
-        guard let sequence = table.nextSequence(on: route) else { throw .unknownRoute }
+        guard let sequence = table.nextSequence(on: route), let peer = table.peer(of: route) else { throw .unknownRoute }
+        // Data and acks carry the cumulative ack of the peer's stream; a data
+        // frame carries its stream sequence where other frames carry a clock.
         let header = FrameHeader(
             type: type, flags: flags, sender: table.localNode, epoch: table.epoch, route: route,
             payloadLength: UInt16(payloadLength), sequence: sequence,
-            acknowledgement: table.acknowledgement(on: route), timestamp: now.nanoseconds)
+            acknowledgement: streams[peer]?.received.cumulative ?? 0, timestamp: streamSequence ?? now.nanoseconds)
         let length = try FrameCodec.seal(header, in: buffer, security: security, key: key)
         table.sent(on: route, bytes: length)
-        return (length, sequence)
+        streams[peer]?.acked()
+        return length
     }
 }

@@ -59,6 +59,9 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
     case portBlockedSuspected
     /// One direction works: `weHearThem` true means our frames do not reach the peer.
     case asymmetric(weHearThem: Bool)
+    /// Data went out and that many probes in a row went unanswered (found
+    /// under traffic, before Delay x Threshold).
+    case unansweredData(probes: Int)
     /// The link that took the route down (ours when `local`) is up again; the
     /// route waits for heartbeats to bring it Up. Not a new failure.
     case linkRecovering(local: Bool)
@@ -83,6 +86,7 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .asymmetric(false): "asymmetric: the peer hears us but we do not hear it (one-way loss, or a firewall dropping inbound here)"
         case .linkRecovering(true): "local link up again, waiting for heartbeats"
         case .linkRecovering(false): "remote link up again, waiting for heartbeats"
+        case .unansweredData(let n): "data went unanswered: \(n) probes in a row missed (found under traffic)"
         }
     }
 
@@ -96,6 +100,7 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .asymmetric(true): "asymmetric_outbound_lost"
         case .asymmetric(false): "asymmetric_inbound_lost"
         case .linkRecovering: "link_recovering"
+        case .unansweredData: "unanswered_data"
         }
     }
 }

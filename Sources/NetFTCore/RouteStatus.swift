@@ -23,7 +23,8 @@ public struct RouteStatus: Sendable {
     /// An inferred reason that differs from `diagnosis`, and since when it
     /// has held: adopted only once it has held for a whole detection window.
     var candidate: (reason: DownReason, since: Instant)?
-    public internal(set) var unacked: UnackedRecord
+    /// Data-driven blackhole detection while the route carries traffic.
+    public internal(set) var probe = BlackholeProbe()
     public internal(set) var counters = Counters()
 
     public struct Counters: Equatable, Sendable {
@@ -35,10 +36,15 @@ public struct RouteStatus: Sendable {
         public var tooOld: UInt64 = 0
     }
 
-    init(route: Route, now: Instant, unackedCapacity: Int) {
+    init(route: Route, now: Instant) {
         self.route = route
         monitor = HeartbeatMonitor(settings: route.heartbeat, now: now)
-        unacked = UnackedRecord(capacity: unackedCapacity)
+    }
+
+    /// The next time this route's heartbeats or probes need a tick.
+    var deadline: Instant {
+        guard state == .up, let probeAt = probe.deadline(smoothedRTT: monitor.rtt.smoothed) else { return monitor.nextRequestAt }
+        return min(probeAt, monitor.nextRequestAt)
     }
 
     public var state: HeartbeatMonitor.State { monitor.state }

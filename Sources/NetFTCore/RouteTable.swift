@@ -6,7 +6,6 @@ public struct RouteTable: Sendable {
     /// Our start time in seconds; part of every nonce, so it must grow across restarts.
     public let epoch: UInt32
     public var selector = RouteSelector()
-    public let unackedCapacity: Int
     public private(set) var routes: [RouteStatus] = []
     private var index: [RouteID: Int] = [:]
     private var peers: [NodeID: Peer] = [:]
@@ -18,10 +17,9 @@ public struct RouteTable: Sendable {
         var reachable = false
     }
 
-    public init(localNode: NodeID, epoch: UInt32, unackedCapacity: Int = 256) {
+    public init(localNode: NodeID, epoch: UInt32) {
         self.localNode = localNode
         self.epoch = epoch
-        self.unackedCapacity = unackedCapacity
     }
 
     // MARK: Topology
@@ -34,12 +32,16 @@ public struct RouteTable: Sendable {
         // routes sends (and is answered) in small groups, not one burst per Delay.
         let slot = UInt64(routes.count % 16)
         let phase = Instant(nanoseconds: now.nanoseconds &+ route.heartbeat.delay.nanoseconds * slot / 16)
-        routes.append(RouteStatus(route: route, now: phase, unackedCapacity: unackedCapacity))
+        routes.append(RouteStatus(route: route, now: phase))
         pending.append(.routeAdded(route.id))
         recomputeDeadline()
     }
 
     public func status(_ id: RouteID) -> RouteStatus? { index[id].map { routes[$0] } }
+
+    /// The peer at the other end of a route (cheap: no copy of its status).
+    @inline(__always)
+    public func peer(of id: RouteID) -> NodeID? { index[id].map { routes[$0].route.peer } }
 
     /// New heartbeat settings for a route, applied without touching its state:
     /// an Up route stays Up (a reload must not cause a failover).
@@ -55,6 +57,10 @@ public struct RouteTable: Sendable {
     /// The route carrying traffic to `peer` now (per packet: one hash lookup).
     @inline(__always)
     public func activeRoute(to peer: NodeID) -> RouteID? { peers[peer]?.active }
+
+    /// Whether events wait to be drained (cheap: asked after every step of the datapath).
+    @inline(__always)
+    public var hasPendingEvents: Bool { !pending.isEmpty }
 
     /// Events since the last call, oldest first.
     public mutating func drainEvents() -> [ClusterEvent] {
@@ -72,8 +78,9 @@ public struct RouteTable: Sendable {
 
     private mutating func recomputeDeadline() {
         var earliest: Instant?
-        for i in routes.indices where earliest.map({ routes[i].monitor.nextRequestAt < $0 }) ?? true {
-            earliest = routes[i].monitor.nextRequestAt
+        for i in routes.indices {
+            let due = routes[i].deadline
+            if earliest.map({ due < $0 }) ?? true { earliest = due }
         }
         nextDeadline = earliest
     }
@@ -82,7 +89,14 @@ public struct RouteTable: Sendable {
     /// heartbeat request due now.
     public mutating func tick(now: Instant, send: (RouteID) -> Void) {
         var lastPeer: NodeID?
-        for i in routes.indices where now >= routes[i].monitor.nextRequestAt {
+        for i in routes.indices where now >= routes[i].deadline {
+            if routes[i].state == .up {
+                switch routes[i].probe.tick(now: now, smoothedRTT: routes[i].monitor.rtt.smoothed) {
+                case .none: break
+                case .probe: send(routes[i].route.id)
+                case .down: if let event = routes[i].monitor.blackholed(now: now) { apply(event, route: i, now: now) }
+                }
+            }
             let (sendRequest, event) = routes[i].monitor.tick(now: now)
             if let event { apply(event, route: i, now: now) }
             if sendRequest { send(routes[i].route.id) }
@@ -117,18 +131,12 @@ public struct RouteTable: Sendable {
         routes[i].counters.bytesSent &+= UInt64(bytes)
     }
 
-    /// Records a data frame for resending on failover; returns an evicted handle to release.
+    /// A data frame went out on `route`: its answer is awaited (`BlackholeProbe`).
     @inline(__always)
-    public mutating func recordUnacked(on route: RouteID, sequence: UInt64, handle: UInt64) -> UInt64? {
-        guard let i = index[route] else { return handle }
-        return routes[i].unacked.record(sequence: sequence, handle: handle)
-    }
-
-    /// Hands the frames `route` never had acknowledged to `body`, oldest first,
-    /// to resend on the peer's new route.
-    public mutating func takeUnacked(from route: RouteID, _ body: (UnackedRecord.Entry) -> Void) {
-        guard let i = index[route] else { return }
-        routes[i].unacked.drain(body)
+    public mutating func dataSent(on route: RouteID, now: Instant) {
+        guard let i = index[route], routes[i].probe.dataSent(now: now) else { return }
+        let due = routes[i].deadline
+        if nextDeadline.map({ due < $0 }) ?? true { nextDeadline = due }
     }
 
     /// The cumulative acknowledgement to send on `route`.
@@ -167,18 +175,9 @@ public struct RouteTable: Sendable {
             throw .tooOld
         }
         routes[i].lastHeardAt = now
+        routes[i].probe.heard()
         routes[i].counters.framesReceived &+= 1
         routes[i].counters.bytesReceived &+= UInt64(bytes)
-        if header.type == .data || header.type == .ack || header.type == .heartbeatRequest {
-            routes[i].unacked.acknowledge(upTo: header.acknowledgement) { _ in }
-        }
-    }
-
-    /// Releases unacked frames on `route` up to `acknowledged`, handing each handle to `release`.
-    @inline(__always)
-    public mutating func acknowledged(on route: RouteID, upTo acknowledged: UInt64, release: (UInt64) -> Void) {
-        guard let i = index[route] else { return }
-        routes[i].unacked.acknowledge(upTo: acknowledged, release: release)
     }
 
     /// A heartbeat reply (already accepted) arrived on `header.route`.
@@ -196,7 +195,6 @@ public struct RouteTable: Sendable {
         routes[i].peerReport = entry
         routes[i].peerReportAt = now
         if entry.link == .down { routes[i].remoteLinkDownAt = now }
-        routes[i].unacked.acknowledge(upTo: entry.received) { _ in }
         if routes[i].state == .down { rediagnose(i, now: now) } else { _ = observe(i, now: now) }
     }
 
@@ -234,9 +232,12 @@ public struct RouteTable: Sendable {
                 reason = flapped
             } else if let (evidence, held) = observe(i, now: now), evidence.isLinkState || held {
                 reason = evidence
+            } else if case .unansweredData(let probes) = cause {
+                reason = .unansweredData(probes: probes)
             } else {
                 reason = .missedHeartbeats(routes[i].monitor.misses)
             }
+            routes[i].probe.heard()
             routes[i].diagnosis = reason
             pending.append(.routeDown(id, reason))
             reselect(peer, now: now)

@@ -1,10 +1,10 @@
-/// The netft wire format, version 1 (docs/PROTOCOL.md describes every byte).
+/// The netft wire format, version 2 (docs/PROTOCOL.md describes every byte).
 /// Constants shared with the XDP classifier (bpf/netft_wire.h); a dataplane
 /// test checks both sides agree.
 public enum Wire {
     /// "NeFT" in network order: the first four bytes after the UDP header.
     public static let magic: UInt32 = 0x4E65_4654
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     public static let defaultPort: UInt16 = 3343
 
     /// Fixed header length; byte 7 carries it in 4-byte words.
@@ -99,6 +99,8 @@ public enum FrameError: String, Error, CaseIterable, Sendable {
     case bufferTooSmall = "buffer_too_small"
     case replayed = "replayed"
     case tooOld = "too_old"
+    /// A data frame whose stream sequence was already delivered (a copy resent after a failover).
+    case duplicateData = "duplicate_data"
     case staleEpoch = "stale_epoch"
     case unknownRoute = "unknown_route"
 }

@@ -110,7 +110,7 @@ struct Reader {
     mutating func config(_ root: Node) throws(ConfigError) -> ClusterConfig {
         let keys: Set<String> = [
             "cluster", "port", "security", "key_file", "heartbeat", "networks", "nodes", "plumb_all_cross_subnet_routes",
-            "lossless_failover", "occupied_nic",
+            "lossless_failover", "lossless_buffer_packets", "occupied_nic",
         ]
         let entries = try mapping(root, "the configuration", allowed: keys)
         guard let clusterNode = entries.first(where: { $0.0 == "cluster" })?.2 else {
@@ -129,6 +129,7 @@ struct Reader {
             case "key_file": config.keyFile = try string(value, "key_file")
             case "plumb_all_cross_subnet_routes": config.plumbAllCrossSubnetRoutes = try bool(value, name)
             case "lossless_failover": config.losslessFailover = try bool(value, name)
+            case "lossless_buffer_packets": config.losslessBufferPackets = try int(value, name, 64...65536)
             case "occupied_nic":
                 let text = try string(value, name)
                 guard let choice = ClusterConfig.OccupiedNIC(rawValue: text) else {

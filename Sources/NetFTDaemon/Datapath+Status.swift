@@ -23,7 +23,7 @@ extension Datapath {
                     rtt_max_ms: Double(rtt.maximum) / 1e6, loss: s.monitor.history.lossRate,
                     delay_ms: r.heartbeat.delay.value, threshold: r.heartbeat.threshold, priority: r.priority,
                     frames_sent: s.counters.framesSent, frames_received: s.counters.framesReceived,
-                    bytes_sent: s.counters.bytesSent, bytes_received: s.counters.bytesReceived, unacked: s.unacked.count))
+                    bytes_sent: s.counters.bytesSent, bytes_received: s.counters.bytesReceived))
             }
         }
         let nodes = config.nodes.filter { $0.id != me.id }.map { n in
@@ -32,16 +32,19 @@ extension Datapath {
                 name: n.name, id: n.id, reachable: engine.table.isReachable(n.id), active_route: engine.table.activeRoute(to: n.id),
                 virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: n.id))",
                 virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: n.id))",
-                routes_up: ids.filter { engine.table.status($0)?.state == .up }.count, routes: ids.count)
+                routes_up: ids.filter { engine.table.status($0)?.state == .up }.count, routes: ids.count,
+                unacknowledged: engine.streams[n.id]?.unacknowledged?.count ?? 0)
         }
         var drops: [String: UInt64] = ["no_peer": counters.noPeerDrops, "no_route": counters.noRouteDrops]
+        var datapath: [String: UInt64] = ["adapter_back_pressure": counters.backPressure]
         if let retention {
-            drops["lossless_resent"] = counters.resent
-            drops["lossless_overwritten"] = retention.overwritten
+            datapath["lossless_resent"] = counters.resent
+            drops["lossless_unrecoverable"] = counters.unrecoverable
+            drops["lossless_evicted"] = retention.values.reduce(0) { $0 + $1.evicted }
+            datapath["lossless_retention_bytes"] = UInt64(retention.values.reduce(0) { $0 + $1.bytes })
         }
         for reason in FrameError.allCases where engine.drops[reason] > 0 { drops[reason.rawValue] = engine.drops[reason] }
         var links = port.links.map { NodeStatus.LinkInfo(name: $0.name, address: "\($0.address)", path: port.kind == .xdp ? "af_xdp" : "kernel") }
-        var datapath: [String: UInt64] = ["adapter_back_pressure": counters.backPressure]
         if let xdp = port as? XDPPort {
             for (i, reason) in xdp.fallbackReasons.enumerated() where reason != nil {
                 links[i].path = "kernel"

@@ -12,7 +12,10 @@ import NetFTDataplane
 ///
 /// Inbound:  dataplane -> `receiveFrames` -> engine (authenticate, window) -> adapter write / reply in place.
 /// Outbound: adapter read into a dataplane buffer -> peer by inner address -> engine (route, seal) -> dataplane.
-/// Timers:   `sendHeartbeats` at the route table's next deadline; acks every 32 frames or 5 ms.
+/// Timers:   `sendHeartbeats` at the route table's next deadline (heartbeats and blackhole
+///           probes); `sendAcks` when Core says a peer's data is due an ack.
+/// Failover: `handleEvents` right after the step that changed a route, so what
+///           the old route never had acknowledged is resent before new traffic.
 final class Datapath {
     let config: ClusterConfig
     let me: ClusterConfig.Node
@@ -32,10 +35,10 @@ final class Datapath {
     let routeLinks: [RouteID: (link: Int, remote: Endpoint)]
     /// Inner destination address -> peer node.
     let peersByVirtualAddress: [IPAddress: NodeID]
-    /// Lossless failover: kept copies, and per route the data frames received since our last ack.
-    let retention: RetentionRing?
-    var ackDue: [RouteID: (count: Int, since: Instant)] = [:]
+    /// Lossless failover: per peer, copies of what it has not acknowledged (nil: off).
+    let retention: [NodeID: RetentionRing]?
     var counters = Counters()
+    private var acksDue: [NodeID] = []
     /// Allocations on the packet path, when a malloc counter is preloaded (netft bench).
     let mallocCount: (@convention(c) () -> UInt64)? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "netft_malloc_thread_count") else { return nil }
@@ -46,6 +49,8 @@ final class Datapath {
 
     struct Counters {
         var resent: UInt64 = 0
+        /// Unacknowledged frames a failover could not resend (overwritten in the retention).
+        var unrecoverable: UInt64 = 0
         var noRouteDrops: UInt64 = 0
         var noPeerDrops: UInt64 = 0
         /// Adapter reads deferred because the dataplane had no free buffer (UMEM exhausted).
@@ -63,7 +68,7 @@ final class Datapath {
 
     init(
         config: ClusterConfig, me: ClusterConfig.Node, log: Logger, engine: NodeEngine, adapter: VirtualAdapter, port: DataplanePort,
-        routeLinks: [RouteID: (link: Int, remote: Endpoint)], retention: RetentionRing?, facts: NodeFacts,
+        routeLinks: [RouteID: (link: Int, remote: Endpoint)], retention: [NodeID: RetentionRing]?, facts: NodeFacts,
         mailbox: Mailbox<DatapathCommand>, watchdog: Watchdog, routesChanged: @escaping @Sendable () -> Void
     ) {
         self.config = config
@@ -85,6 +90,7 @@ final class Datapath {
         }
         peersByVirtualAddress = peers
         commands.reserveCapacity(16)
+        acksDue.reserveCapacity(peers.count)
     }
 
     // MARK: The loop
@@ -101,7 +107,7 @@ final class Datapath {
 
         watchdog.start()
         defer { watchdog.stop() }
-        logEvents()
+        handleEvents()
         while running {
             watchdog.alive()
             let now = Instant.now
@@ -109,7 +115,8 @@ final class Datapath {
             // packets) and the loop wakes each millisecond to reclaim completions.
             fds[adapterSlot].events = backedOff ? 0 : Int16(POLLIN)
             let limit: Int32 = backedOff ? 1 : 200
-            let wait = engine.table.nextDeadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, UInt64(limit))) : 0 } ?? limit
+            let deadline = [engine.table.nextDeadline, engine.nextAckDeadline].compactMap { $0 }.min()
+            let wait = deadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, UInt64(limit))) : 0 } ?? limit
             for i in fds.indices { fds[i].revents = 0 }
             _ = poll(&fds, nfds_t(fds.count), wait)
             // Drain frames and packets until both are quiet, so a busy tunnel
@@ -120,6 +127,7 @@ final class Datapath {
                 passes += 1
                 let mallocsBefore = mallocCount?() ?? 0
                 let received = receiveFrames()
+                if engine.table.hasPendingEvents { handleEvents() }
                 let (forwarded, starved) = forwardAdapterPackets()
                 backedOff = starved
                 work = received + forwarded > 0 && !starved
@@ -130,10 +138,11 @@ final class Datapath {
                 }
                 port.flush()
                 sendHeartbeats(&requests)
+                if engine.table.hasPendingEvents { handleEvents() }
+                sendAcks()
             }
             if fds[mailboxSlot].revents != 0 { handleCommands() }
-            if retention != nil { sendAcks() }
-            if logEvents() { routesChanged() }
+            if engine.table.hasPendingEvents { handleEvents() }
         }
         log.info("[NETFT] netft \(me.name) stopping: removing \(adapter.name) and detaching the dataplane")
     }
@@ -143,11 +152,8 @@ final class Datapath {
         let now = Instant.now
         return port.receive(limit: 256) { buffer, length in
             switch engine.receive(buffer, length: length, now: now) {
-            case .deliver(let offset, let count, _, let route):
+            case .deliver(let offset, let count, _, _):
                 adapter.write(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)]))
-                if retention != nil {
-                    if let due = ackDue[route] { ackDue[route] = (due.count + 1, due.since) } else { ackDue[route] = (1, now) }
-                }
                 return .done
             case .reply(let replyLength, _):
                 return .reply(length: replyLength)
@@ -178,16 +184,16 @@ final class Datapath {
                     counters.noPeerDrops &+= 1
                     return nil
                 }
-                let slot = retention?.keep(UnsafeRawBufferPointer(rebasing: packet[0..<n]))
+                // The copy is taken before sealing (encryption works in place), under
+                // the stream sequence the frame is about to get.
+                if let ring = retention?[peer], let stream = engine.streams[peer] {
+                    ring.keep(UnsafeRawBufferPointer(rebasing: packet[0..<n]), sequence: stream.sent &+ 1, acknowledged: stream.acknowledged)
+                }
                 guard let sent = try? engine.encapsulate(to: peer, payloadLength: n, in: buffer, now: now),
                     let target = routeLinks[sent.route]
                 else {
                     counters.noRouteDrops &+= 1
                     return nil
-                }
-                if let slot, let retention {
-                    retention.assign(slot, route: sent.route, sequence: sent.sequence)
-                    _ = engine.table.recordUnacked(on: sent.route, sequence: sent.sequence, handle: slot)
                 }
                 return Outbound(link: target.link, remote: target.remote, length: sent.length)
             }
@@ -230,62 +236,66 @@ final class Datapath {
         port.flush()
     }
 
-    /// Acknowledges received data: every 32 frames, or 5 ms after the first unacknowledged one.
+    /// Acknowledges received data when Core says it is due (every 32 frames,
+    /// or 5 ms after the first), on the route the data came in on.
     func sendAcks() {
-        guard !ackDue.isEmpty else { return }
         let now = Instant.now
-        for (route, due) in ackDue where due.count >= 32 || now.since(due.since) >= 5_000_000 {
-            ackDue[route] = nil
-            guard let target = routeLinks[route] else { continue }
+        engine.acksDue(now: now) { acksDue.append($0) }
+        guard !acksDue.isEmpty else { return }
+        for peer in acksDue {
             port.sendControl { buffer in
-                guard let length = try? engine.ack(on: route, into: buffer, now: now) else { return nil }
+                guard let (route, length) = try? engine.ack(to: peer, into: buffer, now: now), let target = routeLinks[route] else { return nil }
                 return Outbound(link: target.link, remote: target.remote, length: length)
             }
         }
+        acksDue.removeAll(keepingCapacity: true)
         port.flush()
     }
 
-    /// After a failover, resends what the old route never had acknowledged.
-    func resendUnacknowledged(from old: RouteID, to peer: NodeID) {
-        guard let retention else { return }
-        var entries: [UnackedRecord.Entry] = []
-        engine.table.takeUnacked(from: old) { entries.append($0) }
+    /// After a failover, resends what `peer` has not acknowledged, oldest
+    /// first, on its new route, before any new traffic. Copies already
+    /// overwritten (the retention bound) are counted and named in the log.
+    func resendUnacknowledged(to peer: NodeID) {
+        guard let ring = retention?[peer], let pending = engine.streams[peer]?.unacknowledged else { return }
         let now = Instant.now
-        var count = 0
-        for entry in entries {
-            guard let packet = retention.packet(slot: entry.handle, route: old, sequence: entry.sequence) else { continue }
+        var resent = 0
+        var missing = 0
+        for sequence in pending {
+            guard let packet = ring.packet(sequence) else {
+                missing += 1
+                continue
+            }
             port.send { buffer in
                 UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset...]).copyMemory(from: packet)
-                let slot = retention.keep(packet)
-                guard let sent = try? engine.encapsulate(to: peer, payloadLength: packet.count, in: buffer, now: now, flags: .resent),
+                guard let sent = try? engine.encapsulate(to: peer, payloadLength: packet.count, in: buffer, now: now, resending: sequence),
                     let target = routeLinks[sent.route]
                 else { return nil }
-                retention.assign(slot, route: sent.route, sequence: sent.sequence)
-                _ = engine.table.recordUnacked(on: sent.route, sequence: sent.sequence, handle: slot)
-                count += 1
+                resent += 1
                 return Outbound(link: target.link, remote: target.remote, length: sent.length)
             }
         }
         port.flush()
-        counters.resent &+= UInt64(count)
-        if count > 0 { log.info("[NETFT] lossless failover: resent \(count) unacknowledged frame\(count == 1 ? "" : "s") on the new route") }
+        counters.resent &+= UInt64(resent)
+        counters.unrecoverable &+= UInt64(missing)
+        let name = config.nodes.first { $0.id == peer }?.name ?? "node \(peer)"
+        if resent > 0 { log.info("[NETFT] lossless failover: resent \(resent) unacknowledged frame\(resent == 1 ? "" : "s") to \(name) on the new route") }
+        if missing > 0 {
+            log.warning("[NETFT] lossless failover: \(missing) frame\(missing == 1 ? "" : "s") to \(name) could not be resent: the retention of \(ring.capacity) packets was full (lossless_buffer_packets)")
+        }
     }
 
-    /// Logs what happened since the last call; true if anything did.
-    @discardableResult
-    func logEvents() -> Bool {
+    /// Resends after failovers, logs every event, and tells the control plane
+    /// (which mirrors the routes). Called right after the step that made them.
+    func handleEvents() {
         let events = engine.table.drainEvents()
-        guard !events.isEmpty else { return false }
-        for case .routeChanged(let peer, let from?, _?) in events where engine.table.status(from)?.state == .down {
-            resendUnacknowledged(from: from, to: peer)
-        }
+        for peer in engine.peersToResend(after: events) { resendUnacknowledged(to: peer) }
         let names = config.nodes
         for event in events {
             for line in ClusterLog.lines(for: event, route: { engine.table.status($0)?.route }, node: { id in names.first { $0.id == id }?.name }) {
                 log.info("\(line)")
             }
         }
-        return true
+        routesChanged()
     }
 
     // MARK: Commands from the control plane

@@ -91,7 +91,7 @@ public final class NodeRuntime {
 
         let now = Instant.now
         let epoch = UInt32(truncatingIfNeeded: time(nil))
-        var table = RouteTable(localNode: me.id, epoch: epoch, unackedCapacity: config.losslessFailover ? 1024 : 256)
+        var table = RouteTable(localNode: me.id, epoch: epoch)
         var routeLinks: [RouteID: (link: Int, remote: Endpoint)] = [:]
         for route in plan.routes {
             table.add(route, now: now)
@@ -103,7 +103,7 @@ public final class NodeRuntime {
         let toControl = control.mailbox
         datapath = Datapath(
             config: config, me: me, log: logger, engine: NodeEngine(table: table, security: config.security, key: theKey), adapter: adapter,
-            port: port, routeLinks: routeLinks, retention: config.losslessFailover ? RetentionRing(capacity: 4096) : nil,
+            port: port, routeLinks: routeLinks, retention: NodeRuntime.retention(config, me: me),
             facts: .init(dataplaneReason: reason, warnings: plan.warnings, linkNames: links.map(\.name)),
             mailbox: inbox, watchdog: watchdog, routesChanged: { toControl.post(.routesChanged) })
 
@@ -145,6 +145,14 @@ public final class NodeRuntime {
         metricsServer?.close()
         try? group.syncShutdownGracefully()
         LogSink.shared.flush()
+    }
+
+    /// Lossless failover's copies: one ring per peer, allocated once (nil: off).
+    static func retention(_ config: ClusterConfig, me: ClusterConfig.Node) -> [NodeID: RetentionRing]? {
+        guard config.losslessFailover else { return nil }
+        var rings: [NodeID: RetentionRing] = [:]
+        for peer in config.nodes where peer.id != me.id { rings[peer.id] = RetentionRing(capacity: config.losslessBufferPackets) }
+        return rings
     }
 
     /// The datapath's status, or a failure if it does not answer within a second (stalled).

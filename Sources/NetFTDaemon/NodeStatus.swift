@@ -27,7 +27,6 @@ struct NodeStatus: Codable, Sendable {
         var frames_received: UInt64
         var bytes_sent: UInt64
         var bytes_received: UInt64
-        var unacked: Int
     }
 
     struct NodeInfo: Codable, Sendable {
@@ -39,6 +38,8 @@ struct NodeStatus: Codable, Sendable {
         var virtual_ipv6: String
         var routes_up: Int
         var routes: Int
+        /// Data packets sent to it and not yet acknowledged (lossless failover resends these).
+        var unacknowledged: Int
     }
 
     /// A local interface and the path its frames take: af_xdp, or kernel (with why).

@@ -1,53 +1,55 @@
 import NetFTCore
 
-/// Copies of recently sent inner packets, kept until the peer acknowledges
-/// them, so that after a failover they can be resent on the new route
-/// (lossless failover, opt-in: it costs one copy per data packet).
+/// Copies of the data packets sent to one peer, by stream sequence (slot =
+/// sequence % capacity), kept until the peer acknowledges them so that after
+/// a failover they can be resent on the new route (lossless failover).
 ///
-/// Fixed size, allocated once. Slots are reused round-robin; a slot names the
-/// route and sequence it holds, so a resend of a slot overwritten meanwhile is
-/// skipped (and counted) rather than sending the wrong packet.
+/// Allocated once: `capacity` x 2 KiB per peer (4096 packets, 8 MiB, by
+/// default). Past the bound the oldest copy is overwritten even if the peer
+/// has not acknowledged it; that packet cannot be resent and is counted.
 final class RetentionRing {
     static let slotSize = 2048
     let capacity: Int
     private let storage: UnsafeMutableRawBufferPointer
-    private var owners: [(route: RouteID, sequence: UInt64, length: Int)]
-    private var next = 0
-    private(set) var overwritten: UInt64 = 0
+    private let sequences: UnsafeMutablePointer<UInt64>
+    private let lengths: UnsafeMutablePointer<Int>
+    /// Unacknowledged copies overwritten for want of room.
+    private(set) var evicted: UInt64 = 0
 
     init(capacity: Int) {
         self.capacity = capacity
         storage = .allocate(byteCount: capacity * RetentionRing.slotSize, alignment: 64)
-        owners = Array(repeating: (0, 0, 0), count: capacity)
+        sequences = .allocate(capacity: capacity)
+        sequences.initialize(repeating: 0, count: capacity)
+        lengths = .allocate(capacity: capacity)
+        lengths.initialize(repeating: 0, count: capacity)
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deallocate()
+        sequences.deallocate()
+        lengths.deallocate()
+    }
 
     /// Keeps a copy of `packet` (before it is sealed: encryption works in
-    /// place); returns the slot. `assign` then names the frame it went out as.
+    /// place) as stream sequence `sequence`; `acknowledged` tells whether the
+    /// copy it replaces was still needed.
     @inline(__always)
-    func keep(_ packet: UnsafeRawBufferPointer) -> UInt64 {
-        let slot = next
-        next = (next + 1) % capacity
+    func keep(_ packet: UnsafeRawBufferPointer, sequence: UInt64, acknowledged: UInt64) {
+        let slot = Int(sequence % UInt64(capacity))
+        if sequences[slot] > acknowledged && sequences[slot] < sequence { evicted &+= 1 }
         let length = min(packet.count, RetentionRing.slotSize)
         UnsafeMutableRawBufferPointer(rebasing: storage[(slot * RetentionRing.slotSize)...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: packet[0..<length]))
-        owners[slot] = (0, 0, length)
-        return UInt64(slot)
+        sequences[slot] = sequence
+        lengths[slot] = length
     }
 
-    @inline(__always)
-    func assign(_ slot: UInt64, route: RouteID, sequence: UInt64) {
-        owners[Int(slot)].route = route
-        owners[Int(slot)].sequence = sequence
+    /// The copy of stream sequence `sequence`, if it is still here.
+    func packet(_ sequence: UInt64) -> UnsafeRawBufferPointer? {
+        let slot = Int(sequence % UInt64(capacity))
+        guard sequences[slot] == sequence else { return nil }
+        return UnsafeRawBufferPointer(rebasing: storage[(slot * RetentionRing.slotSize)..<(slot * RetentionRing.slotSize + lengths[slot])])
     }
 
-    /// The packet kept for (route, sequence) in `slot`, if still there.
-    func packet(slot: UInt64, route: RouteID, sequence: UInt64) -> UnsafeRawBufferPointer? {
-        let s = Int(slot)
-        guard s < capacity, owners[s].route == route, owners[s].sequence == sequence else {
-            overwritten &+= 1
-            return nil
-        }
-        return UnsafeRawBufferPointer(rebasing: storage[(s * RetentionRing.slotSize)..<(s * RetentionRing.slotSize + owners[s].length)])
-    }
+    var bytes: Int { capacity * RetentionRing.slotSize }
 }

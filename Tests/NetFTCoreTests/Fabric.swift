@@ -19,12 +19,23 @@ final class Fabric {
     var linkDown: Set<Pair> = []
     var events: [NodeID: [(at: Instant, event: ClusterEvent)]] = [:]
     var delivered: [NodeID: [[UInt8]]] = [:]
+    /// Resend after failovers, as the datapath does (lossless failover).
+    var lossless = true
+    /// Copies of the data each node sent, by (node, peer) and stream sequence.
+    var retained: [Flow: [UInt64: [UInt8]]] = [:]
+    var resent: [NodeID: Int] = [:]
     private var inflight: [(at: UInt64, to: NodeID, route: RouteID, bytes: [UInt8])] = []
     private let buffer = FrameBuffer(size: 2048)
 
     struct Pair: Hashable {
         var node: NodeID
         var route: RouteID
+    }
+
+    /// One direction of data between two nodes.
+    struct Flow: Hashable {
+        var from: NodeID
+        var to: NodeID
     }
 
     static func address(node: NodeID, network: Int) -> IPAddress { .v4(0xC612_0000 | UInt32(network + 1) << 8 | node) }
@@ -35,7 +46,7 @@ final class Fabric {
         self.networks = networks
         self.settings = settings
         for node in nodes {
-            var table = RouteTable(localNode: node, epoch: epoch, unackedCapacity: 64)
+            var table = RouteTable(localNode: node, epoch: epoch)
             for peer in nodes where peer != node {
                 for (n, network) in networks.enumerated() {
                     let local = Self.address(node: node, network: n)
@@ -88,6 +99,12 @@ final class Fabric {
                 let length = try! engines[node]!.heartbeatRequest(on: route, into: buffer.raw, now: now)
                 send(from: node, route: route, bytes: Array(buffer.raw.prefix(length)))
             }
+            var due: [NodeID] = []
+            engines[node]!.acksDue(now: now) { due.append($0) }
+            for peer in due {
+                guard let (route, length) = try! engines[node]!.ack(to: peer, into: buffer.raw, now: now) else { continue }
+                send(from: node, route: route, bytes: Array(buffer.raw.prefix(length)))
+            }
             collect(node)
         }
     }
@@ -106,16 +123,18 @@ final class Fabric {
         collect(node)
     }
 
-    /// Sends an inner packet from `node` to `peer` the way the dataplane would.
+    /// Sends an inner packet from `node` to `peer` the way the dataplane would
+    /// (keeping a copy for lossless failover); returns its route and stream sequence.
     @discardableResult
-    func sendData(from node: NodeID, to peer: NodeID, payload: [UInt8], handle: UInt64 = 0) -> (route: RouteID, sequence: UInt64)? {
+    func sendData(from node: NodeID, to peer: NodeID, payload: [UInt8], resending: UInt64? = nil) -> (route: RouteID, stream: UInt64)? {
         buffer.load([UInt8](repeating: 0, count: FrameCodec.payloadOffset) + payload)
-        guard let (route, length, sequence) = try! engines[node]!.encapsulate(to: peer, payloadLength: payload.count, in: buffer.raw, now: now) else {
+        guard let (route, length, stream) = try! engines[node]!.encapsulate(to: peer, payloadLength: payload.count, in: buffer.raw, now: now, resending: resending) else {
             return nil
         }
-        _ = engines[node]!.table.recordUnacked(on: route, sequence: sequence, handle: handle)
+        retained[Flow(from: node, to: peer), default: [:]][stream] = payload
+        if resending != nil { resent[node, default: 0] += 1 }
         send(from: node, route: route, bytes: Array(buffer.raw.prefix(length)))
-        return (route, sequence)
+        return (route, stream)
     }
 
     /// Delivers a raw frame to `node` as if it came off the wire.
@@ -138,8 +157,18 @@ final class Fabric {
         if on { blocked.insert(Pair(node: node, route: route)) } else { blocked.remove(Pair(node: node, route: route)) }
     }
 
+    /// Records events and, like the datapath, resends what a failover left unacknowledged.
     private func collect(_ node: NodeID) {
-        for e in engines[node]!.table.drainEvents() { events[node, default: []].append((now, e)) }
+        let drained = engines[node]!.table.drainEvents()
+        for e in drained { events[node, default: []].append((now, e)) }
+        guard lossless else { return }
+        for peer in engines[node]!.peersToResend(after: drained) {
+            guard let pending = engines[node]!.streams[peer]?.unacknowledged else { continue }
+            for stream in pending {
+                guard let payload = retained[Flow(from: node, to: peer)]?[stream] else { continue }
+                sendData(from: node, to: peer, payload: payload, resending: stream)
+            }
+        }
     }
 
     func status(_ node: NodeID, _ route: RouteID) -> RouteStatus { engines[node]!.table.status(route)! }

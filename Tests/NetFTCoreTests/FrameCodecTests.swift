@@ -46,7 +46,7 @@ struct FrameCodecTests {
             var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
             // Half the time, a plausible header so the check reaches the tag.
             if i % 2 == 0 && length >= 48 {
-                bytes.replaceSubrange(0..<8, with: [0x4E, 0x65, 0x46, 0x54, 1, 3, security.flags.rawValue, 12])
+                bytes.replaceSubrange(0..<8, with: [0x4E, 0x65, 0x46, 0x54, Wire.version, 3, security.flags.rawValue, 12])
                 bytes[22] = 0
                 bytes[23] = 0
                 let payload = max(0, length - 48 - security.tagSize)
@@ -97,7 +97,8 @@ struct FrameCodecTests {
         }
         refuse(.truncated) { _, length in length = 47 }
         refuse(.badMagic) { b, _ in b.raw[0] = 0x4F }
-        refuse(.unsupportedVersion) { b, _ in b.raw[4] = 2 }
+        refuse(.unsupportedVersion) { b, _ in b.raw[4] = 1 }  // version 1 frames (per-route acks) are not understood
+        refuse(.unsupportedVersion) { b, _ in b.raw[4] = 3 }
         refuse(.unknownType) { b, _ in b.raw[5] = 9 }
         refuse(.reservedBitsSet) { b, _ in b.raw[6] |= 0x80 }
         refuse(.reservedBitsSet) { b, _ in b.raw[23] = 1 }
@@ -126,7 +127,7 @@ struct FrameCodecTests {
         let length = try FrameCodec.seal(header, in: buffer.raw, security: .none, key: testKey)
         #expect(length == 48)
         #expect(Array(buffer.raw[0..<48]) == [
-            0x4E, 0x65, 0x46, 0x54, 0x01, 0x01, 0x04, 0x0C,
+            0x4E, 0x65, 0x46, 0x54, 0x02, 0x01, 0x04, 0x0C,
             0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
             0x09, 0x0A, 0x0B, 0x0C, 0x00, 0x00, 0x00, 0x00,
             0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,

@@ -2,7 +2,7 @@ import Testing
 
 @testable import NetFTCore
 
-@Suite("Replay window and unacked record")
+@Suite("Replay window")
 struct ReplayWindowTests {
     @Test func acceptsEachSequenceAtMostOnce() {
         var rng = SplitMix64(seed: 42)
@@ -54,19 +54,5 @@ struct ReplayWindowTests {
         _ = window.accept(7)
         _ = window.accept(10_000)
         #expect(window.cumulative == 10_000 - UInt64(ReplayWindow.size))
-    }
-
-    @Test func unackedRecordIsBoundedAndEvictsTheOldest() {
-        var record = UnackedRecord(capacity: 4)
-        for s: UInt64 in 1...4 { #expect(record.record(sequence: s, handle: s * 100) == nil) }
-        #expect(record.record(sequence: 5, handle: 500) == 100, "the oldest is handed back at the bound")
-        #expect(record.evicted == 1)
-        var released: [UInt64] = []
-        record.acknowledge(upTo: 3) { released.append($0) }
-        #expect(released == [200, 300])
-        var left: [UInt64] = []
-        record.drain { left.append($0.sequence) }
-        #expect(left == [4, 5])
-        #expect(record.count == 0)
     }
 }

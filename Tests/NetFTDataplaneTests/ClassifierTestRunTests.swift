@@ -30,7 +30,8 @@ struct ClassifierTestRunTests {
         make("IPv6 netft frame", .noSocket) { $0.network = .ipv6 },
         make("IPv4 to 3343 without magic", .passNoMagic) { $0.payload = Array("hello cluster".utf8) },
         make("IPv6 to 3343 without magic", .passNoMagic) { $0.network = .ipv6; $0.payload = [UInt8](repeating: 0, count: 40) },
-        make("IPv4 magic with unsupported version 2", .passBadVersion) { $0.payload = FrameBuilder.netftPayload(version: 2) },
+        make("IPv4 magic with unsupported version 1", .passBadVersion) { $0.payload = FrameBuilder.netftPayload(version: 1) },
+        make("IPv4 magic with unsupported version 3", .passBadVersion) { $0.payload = FrameBuilder.netftPayload(version: 3) },
         make("IPv4 magic with version 0", .passBadVersion) { $0.payload = FrameBuilder.netftPayload(version: 0) },
         make("802.1Q VLAN netft frame", .noSocket) { $0.vlanTags = [0x8100] },
         make("QinQ (802.1ad + 802.1Q) netft frame", .noSocket) { $0.vlanTags = [0x88A8, 0x8100] },
@@ -58,11 +59,11 @@ struct ClassifierTestRunTests {
         make("IPv4 jumbo netft frame (9000 bytes)", .noSocket) { $0.payload = FrameBuilder.netftPayload(extra: 9000 - 47) },
         make("IPv4 frame of exactly magic + version", .noSocket) { $0.payload = FrameBuilder.netftPayload(extra: 0) },
         make("IPv4 netft with 4 bytes of magic only", .passTruncatedNetFT) { $0.payload = FrameBuilder.be32(Wire.magic) },
-        make("heartbeat request: to the kernel socket", .passControl) { $0.payload = FrameBuilder.be32(Wire.magic) + [1, 1] + [UInt8](repeating: 0, count: 60) },
-        make("heartbeat reply: to the kernel socket", .passControl) { $0.network = .ipv6; $0.payload = FrameBuilder.be32(Wire.magic) + [1, 2] + [UInt8](repeating: 0, count: 60) },
-        make("hello: to the kernel socket", .passControl) { $0.vlanTags = [0x8100]; $0.payload = FrameBuilder.be32(Wire.magic) + [1, 5] + [UInt8](repeating: 0, count: 60) },
-        make("data frame: steered", .noSocket) { $0.payload = FrameBuilder.be32(Wire.magic) + [1, 3] + [UInt8](repeating: 0, count: 60) },
-        make("ack frame: steered", .noSocket) { $0.payload = FrameBuilder.be32(Wire.magic) + [1, 4] + [UInt8](repeating: 0, count: 60) },
+        make("heartbeat request: to the kernel socket", .passControl) { $0.payload = FrameBuilder.be32(Wire.magic) + [Wire.version, 1] + [UInt8](repeating: 0, count: 60) },
+        make("heartbeat reply: to the kernel socket", .passControl) { $0.network = .ipv6; $0.payload = FrameBuilder.be32(Wire.magic) + [Wire.version, 2] + [UInt8](repeating: 0, count: 60) },
+        make("hello: to the kernel socket", .passControl) { $0.vlanTags = [0x8100]; $0.payload = FrameBuilder.be32(Wire.magic) + [Wire.version, 5] + [UInt8](repeating: 0, count: 60) },
+        make("data frame: steered", .noSocket) { $0.payload = FrameBuilder.be32(Wire.magic) + [Wire.version, 3] + [UInt8](repeating: 0, count: 60) },
+        make("ack frame: steered", .noSocket) { $0.payload = FrameBuilder.be32(Wire.magic) + [Wire.version, 4] + [UInt8](repeating: 0, count: 60) },
     ]
 
     @Test("verdict and counter", arguments: cases)

@@ -64,7 +64,7 @@ struct HostileFrameTests {
             for _ in 0..<5 {
                 try socket.send(replay, to: target, port: 3343)
                 try socket.send(forged, to: target, port: 3343)
-                try socket.send(Array("NeFT".utf8) + [1] + (0..<70).map { _ in UInt8.random(in: 0...255) }, to: target, port: 3343)
+                try socket.send(Array("NeFT".utf8) + [Wire.version] + (0..<70).map { _ in UInt8.random(in: 0...255) }, to: target, port: 3343)
             }
         }
         func moved(_ key: String, _ drops: [String: Int]) -> Int { (drops[key] ?? 0) - (before[key] ?? 0) }
