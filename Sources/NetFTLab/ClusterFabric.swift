@@ -18,7 +18,7 @@ public final class ClusterFabric {
         public var dataplane = DataplaneKind.udp
         public var security = SecurityLevel.sign
         /// lossless_failover in the generated configuration.
-        public var losslessFailover = false
+        public var losslessFailover = true
         /// A library to LD_PRELOAD into every daemon (the bench's malloc counter).
         public var preload: String?
         /// Port for each daemon's Prometheus endpoint on 127.0.0.1 in its namespace (nil: none).
