@@ -2,9 +2,12 @@
 /// in the spirit of BFD's echo mode: the data path knows when frames went
 /// out and whether anything came back. A healthy route carrying data always
 /// answers soon (the peer acknowledges within `DataStream.ackDelay`, on the
-/// route the data came in), so when data went out and nothing at all was
-/// heard on the route for `suspectAfter`, it is probed at once, and Down after
-/// `probes` probes in a row go unanswered.
+/// route the data came in), so when data went out and no answer (an ack that
+/// covers more of it, or a heartbeat reply) came back on the route for
+/// `suspectAfter`, it is probed at once, and Down after `probes` probes in a
+/// row go unanswered. Frames the peer starts itself (its requests, its data
+/// without a new ack) prove only the other direction, so they do not count:
+/// a one-way loss of our frames is found as fast as a total one.
 ///
 /// An idle route is never probed (no data went out), so its fate stays with
 /// the heartbeats and Windows' Delay x Threshold. A lightly loaded one is
@@ -38,7 +41,7 @@ public struct BlackholeProbe: Sendable {
         return true
     }
 
-    /// Anything authenticated arrived from the peer on this route.
+    /// The peer answered us on this route.
     @inline(__always)
     public mutating func heard() {
         unansweredSince = nil

@@ -59,7 +59,11 @@ public struct NodeEngine: Sendable {
             try table.accept(header, bytes: length, now: now)
             let payload = UnsafeRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + Int(header.payloadLength))])
             if header.type == .data || header.type == .ack || header.type == .heartbeatRequest {
+                let before = streams[header.sender]?.acknowledged
                 streams[header.sender]?.acknowledge(header.acknowledgement, epoch: header.epoch)
+                // Proof our frames get through: the peer's ack moved (a request's
+                // ack may have crossed from any route, so only data and acks count).
+                if header.type != .heartbeatRequest && streams[header.sender]?.acknowledged != before { table.answered(on: header.route) }
             }
             switch header.type {
             case .data:

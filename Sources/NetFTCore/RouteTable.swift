@@ -131,6 +131,14 @@ public struct RouteTable: Sendable {
         routes[i].counters.bytesSent &+= UInt64(bytes)
     }
 
+    /// The peer answered what we sent on `route` (a heartbeat reply, or an ack
+    /// that covers more of our data): the route carries our frames.
+    @inline(__always)
+    public mutating func answered(on route: RouteID) {
+        guard let i = index[route] else { return }
+        routes[i].probe.heard()
+    }
+
     /// A data frame went out on `route`: its answer is awaited (`BlackholeProbe`).
     @inline(__always)
     public mutating func dataSent(on route: RouteID, now: Instant) {
@@ -175,7 +183,6 @@ public struct RouteTable: Sendable {
             throw .tooOld
         }
         routes[i].lastHeardAt = now
-        routes[i].probe.heard()
         routes[i].counters.framesReceived &+= 1
         routes[i].counters.bytesReceived &+= UInt64(bytes)
     }
@@ -183,6 +190,7 @@ public struct RouteTable: Sendable {
     /// A heartbeat reply (already accepted) arrived on `header.route`.
     public mutating func heartbeatReplied(_ header: FrameHeader, now: Instant) {
         guard let i = index[header.route] else { return }
+        routes[i].probe.heard()
         if let event = routes[i].monitor.replyReceived(requestTimestamp: header.timestamp, now: now) {
             apply(event, route: i, now: now)
         }

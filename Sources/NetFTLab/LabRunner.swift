@@ -42,16 +42,20 @@ public final class LabRunner {
 
     public func run(_ scenario: LabScenario) -> ScenarioResult {
         progress("scenario \(scenario.rawValue): \(scenario.summary)")
+        let resentBefore = resent()
         do {
-            let result: ScenarioResult
+            var result: ScenarioResult
             switch scenario {
             case .linkDown: result = try linkDown()
-            case .firewall: result = try firewall(bothWays: true)
-            case .asymmetric: result = try firewall(bothWays: false)
+            case .firewall: result = try firewall(bothWays: true, network: 0)
+            case .asymmetric: result = try firewall(bothWays: false, network: 0)
+            case .firewallStandby: result = try firewall(bothWays: true, network: 1)
+            case .asymmetricStandby: result = try firewall(bothWays: false, network: 1)
             case .flapping: result = try flapping()
             case .totalLoss: result = try totalLoss()
             case .restart: result = try restart()
             }
+            result.resent_packets = resent() - resentBefore
             // Every scenario leaves the fabric as it found it: all routes up and
             // traffic back on the preferred network (after the hold-down).
             let settled = fabric.waitAllRoutesUp(seconds: 15) && fabric.wait(seconds: Double(heartbeat.detectionTime.value * 4) / 1000 + 5) {
@@ -85,6 +89,11 @@ public final class LabRunner {
     func measure(seconds: Double, _ condition: () -> Bool) -> Int? {
         let start = Date()
         return fabric.wait(seconds: seconds, condition) ? Int(Date().timeIntervalSince(start) * 1000) : nil
+    }
+
+    /// Frames resent by lossless failover so far, over every running node.
+    func resent() -> Int {
+        fabric.nodes.map { ((fabric.status($0.name)?["datapath"] as? [String: Any])?["lossless_resent"] as? NSNumber)?.intValue ?? 0 }.reduce(0, +)
     }
 
     func stream() throws -> TrafficStream {
@@ -126,9 +135,11 @@ public final class LabRunner {
             lost_packets: w.lost, diagnosis: diagnosis, expectation: "local_link_down at once, traffic moves to net2", failures: failures)
     }
 
-    /// bothWays: a firewall dropping UDP 3343 to and from node1 on net2; else only node1's frames (one-way loss).
-    func firewall(bothWays: Bool) throws -> ScenarioResult {
-        let name = bothWays ? LabScenario.firewall.rawValue : LabScenario.asymmetric.rawValue
+    /// bothWays: a firewall dropping UDP 3343 to and from node1 on network `k`;
+    /// else only node1's frames (one-way loss). Network 0 carries the traffic.
+    func firewall(bothWays: Bool, network k: Int) throws -> ScenarioResult {
+        let scenario: LabScenario = k == 0 ? (bothWays ? .firewall : .asymmetric) : (bothWays ? .firewallStandby : .asymmetricStandby)
+        let name = scenario.rawValue
         let s = try stream()
         defer { s.stop() }
         var failures: [String] = []
@@ -142,20 +153,23 @@ public final class LabRunner {
               }
             }
             """
-        try nft(fabric.switches[1], rules)
-        defer { try? Shell.run(["ip", "netns", "exec", fabric.switches[1], "nft", "delete", "table", "bridge", "netft_lab"]) }
+        try nft(fabric.switches[k], rules)
+        defer { try? Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "delete", "table", "bridge", "netft_lab"]) }
         let detect = measure(seconds: 10) {
-            route("node1", peer: "node2", network: 1)?["state"] as? String == "down" && route("node2", peer: "node1", network: 1)?["state"] as? String == "down"
+            route("node1", peer: "node2", network: k)?["state"] as? String == "down" && route("node2", peer: "node1", network: k)?["state"] as? String == "down"
         }
         let expected = bothWays ? ("port_blocked_suspected", "port_blocked_suspected") : ("asymmetric_outbound_lost", "asymmetric_inbound_lost")
         // The diagnosis can sharpen as reports arrive over net1: give it a few heartbeats.
         _ = fabric.wait(seconds: 3) {
-            route("node1", peer: "node2", network: 1)?["reason"] as? String == expected.0 && route("node2", peer: "node1", network: 1)?["reason"] as? String == expected.1
+            route("node1", peer: "node2", network: k)?["reason"] as? String == expected.0 && route("node2", peer: "node1", network: k)?["reason"] as? String == expected.1
         }
-        let d1 = route("node1", peer: "node2", network: 1)?["reason"] as? String ?? "?"
-        let d2 = route("node2", peer: "node1", network: 1)?["reason"] as? String ?? "?"
-        let w = s.window(from: t0, to: s.now)
-        if detect == nil { failures.append("the route on net2 was not marked down on both sides") }
+        let d1 = route("node1", peer: "node2", network: k)?["reason"] as? String ?? "?"
+        let d2 = route("node2", peer: "node1", network: k)?["reason"] as? String ?? "?"
+        _ = s.waitForFlow(after: s.now, seconds: 3)
+        usleep(300_000)
+        let w = s.window(from: t0, to: s.now - 0.2)
+        if detect == nil { failures.append("the route on net\(k + 1) was not marked down on both sides") }
+        if k == 0 && w.lost > 0 { failures.append("\(w.lost) datagrams lost: lossless failover must resend what the cut swallowed") }
         if d1 != expected.0 { failures.append("node1 says \(d1), expected \(expected.0)") }
         if d2 != expected.1 { failures.append("node2 says \(d2), expected \(expected.1)") }
         if d1 == "local_link_down" || d1 == "remote_link_down" { failures.append("a blocked port must not be reported as a link failure") }
@@ -163,7 +177,8 @@ public final class LabRunner {
         return ScenarioResult(
             name: name, passed: failures.isEmpty, detect_ms: detect, recover_ms: Int(w.longestGap * 1000), lost_packets: w.lost,
             diagnosis: "node1: \(d1); node2: \(d2)",
-            expectation: bothWays ? "port blocked (not link down) on both sides; nodes stay reachable over net1" : "asymmetric named on both sides; nodes stay reachable over net1",
+            expectation: (bothWays ? "port blocked (not link down) on both sides" : "asymmetric named on both sides")
+                + "; nodes stay reachable over net\(2 - k)" + (k == 0 ? "; nothing lost" : ""),
             failures: failures)
     }
 

@@ -2,10 +2,13 @@
 public enum LabScenario: String, CaseIterable, Sendable {
     /// One node's NIC on network A goes down during a steady stream, then returns.
     case linkDown = "link-down"
-    /// UDP 3343 dropped by a firewall on network B while every link stays up.
+    /// UDP 3343 dropped by a firewall on the active network while every link stays up.
     case firewall
-    /// Frames lost in one direction only on network B.
+    /// Frames lost in one direction only on the active network.
     case asymmetric
+    /// The same two on the standby network, which carries no traffic.
+    case firewallStandby = "firewall-standby"
+    case asymmetricStandby = "asymmetric-standby"
     /// A link going down and up every 300 ms for 3 s.
     case flapping
     /// Every network of one node lost, then one returns.
@@ -16,8 +19,10 @@ public enum LabScenario: String, CaseIterable, Sendable {
     public var summary: String {
         switch self {
         case .linkDown: "node1's NIC on net1 goes down during a stream, then comes back"
-        case .firewall: "UDP 3343 dropped for node1 on net2 (a firewall in the path), links up"
-        case .asymmetric: "node1's frames on net2 lost, node2's still arrive"
+        case .firewall: "UDP 3343 dropped for node1 on net1, the active network (a firewall in the path), links up"
+        case .asymmetric: "node1's frames on net1, the active network, lost; node2's still arrive"
+        case .firewallStandby: "UDP 3343 dropped for node1 on net2, the standby network, links up"
+        case .asymmetricStandby: "node1's frames on net2, the standby network, lost; node2's still arrive"
         case .flapping: "node1's net1 link down/up every 300 ms for 3 s"
         case .totalLoss: "node1 loses every network, then net2 returns"
         case .restart: "node1's daemon restarted during traffic"
@@ -32,6 +37,8 @@ public struct ScenarioResult: Codable, Sendable {
     public var detect_ms: Int?
     public var recover_ms: Int?
     public var lost_packets: Int?
+    /// Frames the sender resent after the failover (lossless failover), summed over nodes.
+    public var resent_packets: Int?
     public var diagnosis: String
     public var expectation: String
     public var failures: [String]

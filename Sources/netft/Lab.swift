@@ -18,19 +18,21 @@ struct Lab: ParsableCommand {
             pings every virtual address from every node, then runs the scenarios:
 
               link-down   node1's NIC on net1 goes down during a stream, then returns
-              firewall    UDP 3343 dropped for node1 on net2 while links stay up
-              asymmetric  node1's frames on net2 lost, node2's still arrive
+              firewall    UDP 3343 dropped for node1 on net1, the active network, links up
+              asymmetric  node1's frames on net1 lost, node2's still arrive
+              firewall-standby, asymmetric-standby   the same on net2, which idles
               flapping    node1's net1 link down/up every 300 ms for 3 s
               total-loss  node1 loses every network, then net2 returns
               restart     node1's daemon restarted during traffic
 
             Each reports detection time, time until traffic flows again, packets lost,
-            the diagnosis, and pass or fail. Exit status 1 if any scenario fails.
+            packets resent by lossless failover, the diagnosis, and pass or fail. Exit status 1 if any scenario fails.
             Everything is torn down at the end, on failure and on Ctrl-C, unless --keep.
             Leftovers of a run that was killed are removed at the next start.
 
             JSON (--json): {"passed": bool, "scenarios": [{"name", "passed", "detect_ms",
-            "recover_ms", "lost_packets", "diagnosis", "expectation", "failures"}], ...}.
+            "recover_ms", "lost_packets", "resent_packets", "diagnosis", "expectation",
+            "failures"}], ...}.
             Needs root.
             """,
         subcommands: [Show.self],
@@ -125,10 +127,10 @@ struct Lab: ParsableCommand {
         print("\nnetft lab: \(r.nodes) nodes x \(r.networks) networks, \(r.dataplane) dataplane, \(r.profile) profile, \(String(format: "%.1f", elapsed)) s")
         for u in r.reachability { print("  \(u)") }
         Table.print(
-            ["SCENARIO", "RESULT", "DETECT ms", "RECOVER ms", "LOST", "DIAGNOSIS"],
+            ["SCENARIO", "RESULT", "DETECT ms", "RECOVER ms", "LOST", "RESENT", "DIAGNOSIS"],
             r.scenarios.map { s in
                 [s.name, s.passed ? "pass" : "FAIL", s.detect_ms.map(String.init) ?? "-", s.recover_ms.map(String.init) ?? "-",
-                 s.lost_packets.map(String.init) ?? "-", s.diagnosis]
+                 s.lost_packets.map(String.init) ?? "-", s.resent_packets.map(String.init) ?? "-", s.diagnosis]
             })
         print(r.passed ? "all scenarios passed" : "some scenarios FAILED")
     }

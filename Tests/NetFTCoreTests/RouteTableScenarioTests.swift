@@ -185,6 +185,24 @@ struct RouteTableScenarioTests {
         #expect(worst < HeartbeatSettings.fast.detectionTime.value, "faster than Delay x Threshold")
     }
 
+    @Test func aOneWayCutUnderTrafficIsFoundAsFastAsATotalOne() {
+        let f = Self.upFabric()
+        let r1 = f.route(1, 2, network: 0)
+        Self.stream(f, ms: 200)
+        let cut = f.now
+        f.block(from: 1, route: r1)  // node 1's frames on net1 are lost; node 2's heartbeats still arrive
+        var sent = 200
+        while f.active(1, to: 2) == r1 && sent < 2000 {
+            Self.stream(f, ms: 1, from: sent)
+            sent += 1
+        }
+        let took = f.now.since(cut) / 1_000_000
+        #expect(took < 50, "the peer's own heartbeats are no answer to our data (\(took) ms)")
+        Self.stream(f, ms: 50, from: sent)
+        f.run(ms: 20)
+        #expect(Self.numbers(f.delivered[2] ?? []) == Array(0..<(sent + 50)))
+    }
+
     @Test func anIdleRouteIsJudgedByItsHeartbeatsAlone() {
         let f = Self.upFabric()
         let r1 = f.route(1, 2, network: 0)
