@@ -7,6 +7,7 @@ packages=(
   libbpf-dev libxdp-dev libpcap-dev libmnl-dev libsodium-dev  # libraries CShims link
   linux-libc-dev                                             # kernel UAPI headers for bpf/
   bpftool iproute2 nftables iputils-ping                     # what tests and operators run
+  corosync                                                   # real cluster software for `netft lab --stack corosync`
 )
 
 missing=()
@@ -18,7 +19,12 @@ if ((${#missing[@]})); then
   echo "netft: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # No package may start a host service (corosync's postinst would): the lab
+  # runs corosync itself, inside its namespaces. policy-rc.d 101 forbids it.
+  guard=/usr/sbin/policy-rc.d
+  [ -e "$guard" ] && had_guard=1 || { printf '#!/bin/sh\nexit 101\n' > "$guard"; chmod +x "$guard"; }
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -n "${had_guard:-}" ] || rm -f "$guard"
 fi
 
 # bpftool on Debian 12 lives in /usr/sbin; bpffs must be mounted for pins.

@@ -440,6 +440,8 @@ public final class ClusterFabric {
         }) else { return }
         torn = true
         for name in Array(daemons.keys) { stop(name) }
+        // Whatever else runs inside (corosync, a test's helpers) goes with the fabric.
+        Self.stop(Set((nodes.map(\.namespace) + extraNamespaces).flatMap(Self.processes(in:))))
         for ns in nodes.map(\.namespace) + extraNamespaces + switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
         // Pins of daemons that could not clean up (killed) go with the run.
         Self.removeTree(pinRoot)

@@ -12,6 +12,8 @@ public final class LabRunner {
     let started = Date()
     /// The heartbeat settings the fabric runs with.
     let heartbeat: HeartbeatSettings
+    /// Cluster software running on the fabric (`--stack corosync`), if any.
+    public private(set) var stack: CorosyncStack?
 
     public init(spec: ClusterFabric.Spec, binary: String, progress: @escaping (String) -> Void) throws {
         self.progress = progress
@@ -40,11 +42,48 @@ public final class LabRunner {
         return failures
     }
 
+    /// Starts corosync on every node and waits for the full ring.
+    public func startStack(_ placement: CorosyncStack.Placement) throws {
+        progress("starting corosync on every node (\(placement.rawValue))")
+        let stack = try CorosyncStack(fabric: fabric, placement: placement)
+        self.stack = stack
+        guard stack.waitFormed(seconds: 30) else { throw LabError("corosync did not form a ring of \(fabric.nodes.count) within 30 s (logs under \(fabric.workDirectory)/corosync)") }
+    }
+
     public func run(_ scenario: LabScenario) -> ScenarioResult {
         progress("scenario \(scenario.rawValue): \(scenario.summary)")
         let resentBefore = resent()
+        let ringsBefore = stack?.memberships ?? 0
+        let linkDownsBefore = stack?.linkDowns ?? 0
+        var result = scenarioOutcome(scenario)
+        result.resent_packets = resent() - resentBefore
+        guard let stack else { return result }
+        // An observation window, not a wait for an event: a lost ring shows
+        // within one corosync token (1 s) after the fault; count after 1.5 s.
+        Thread.sleep(forTimeInterval: 1.5)
+        _ = stack.waitFormed(seconds: 10)
+        result.ring_reformations = stack.memberships - ringsBefore
+        result.knet_link_downs = stack.linkDowns - linkDownsBefore
+        // Over netft, corosync must not notice a network fault; a node that
+        // lost every network must leave the ring and come back.
+        if stack.placement == .netft {
+            switch scenario {
+            case .totalLoss:
+                if result.ring_reformations == 0 { result.failures.append("corosync never noticed node1 was gone") }
+                if !stack.formed { result.failures.append("corosync did not re-form the full ring") }
+            case .restart:
+                break  // the node's own software restarting, not a network fault: reported only
+            default:
+                if result.ring_reformations != 0 { result.failures.append("corosync re-formed its ring \(result.ring_reformations!) times") }
+            }
+            result.passed = result.failures.isEmpty
+        }
+        return result
+    }
+
+    func scenarioOutcome(_ scenario: LabScenario) -> ScenarioResult {
         do {
-            var result: ScenarioResult
+            let result: ScenarioResult
             switch scenario {
             case .linkDown: result = try linkDown()
             case .firewall: result = try firewall(bothWays: true, network: 0)
@@ -55,7 +94,6 @@ public final class LabRunner {
             case .totalLoss: result = try totalLoss()
             case .restart: result = try restart()
             }
-            result.resent_packets = resent() - resentBefore
             // Every scenario leaves the fabric as it found it: all routes up and
             // traffic back on the preferred network (after the hold-down).
             let settled = fabric.waitAllRoutesUp(seconds: 15) && fabric.wait(seconds: Double(heartbeat.detectionTime.value * 4) / 1000 + 5) {
@@ -148,8 +186,8 @@ public final class LabRunner {
             table bridge netft_lab {
               chain forward {
                 type filter hook forward priority 0; policy accept;
-                iifname "n1" udp dport \(Wire.defaultPort) drop
-                \(bothWays ? "oifname \"n1\" udp dport \(Wire.defaultPort) drop" : "")
+                iifname "n1" udp dport { \(Wire.defaultPort), \(CorosyncStack.ports) } drop
+                \(bothWays ? "oifname \"n1\" udp dport { \(Wire.defaultPort), \(CorosyncStack.ports) } drop" : "")
               }
             }
             """

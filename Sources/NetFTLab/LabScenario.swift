@@ -39,6 +39,9 @@ public struct ScenarioResult: Codable, Sendable {
     public var lost_packets: Int?
     /// Frames the sender resent after the failover (lossless failover), summed over nodes.
     public var resent_packets: Int?
+    /// With `--stack corosync`: corosync's new rings and knet link downs during the scenario.
+    public var ring_reformations: Int?
+    public var knet_link_downs: Int?
     public var diagnosis: String
     public var expectation: String
     public var failures: [String]
@@ -51,9 +54,15 @@ public struct LabReport: Codable, Sendable {
     public var profile: String
     public var dataplane: String
     public var reachability: [String]
+    /// The cluster software on top ("corosync over netft", "corosync on plain addresses", ...), if any.
+    public var stack: String?
     public var scenarios: [ScenarioResult]
 
-    public init(passed: Bool, nodes: Int, networks: Int, profile: String, dataplane: String, reachability: [String], scenarios: [ScenarioResult]) {
+    public init(
+        passed: Bool, nodes: Int, networks: Int, profile: String, dataplane: String, reachability: [String], stack: String? = nil,
+        scenarios: [ScenarioResult]
+    ) {
+        self.stack = stack
         self.passed = passed
         self.nodes = nodes
         self.networks = networks

@@ -6,6 +6,10 @@ import NetFTDataplane
 import NetFTLab
 
 extension LabScenario: ExpressibleByArgument {}
+extension CorosyncStack.Placement: ExpressibleByArgument {}
+
+/// Cluster software the lab runs on top of netft.
+enum LabStack: String, ExpressibleByArgument, CaseIterable { case none, corosync }
 extension ClusterConfig.Profile: ExpressibleByArgument {}
 
 struct Lab: ParsableCommand {
@@ -44,6 +48,10 @@ struct Lab: ParsableCommand {
     @Option(help: "Heartbeat profile: fast (25 ms x 4) or default (Windows: 1000 ms x 5).") var profile = ClusterConfig.Profile.fast
     @Option(help: "Dataplane: xdp or udp.") var dataplane = DataplaneKind.xdp
     @Option(name: .customLong("scenario"), help: "Run only this scenario (repeatable). Default: all.") var scenarios: [LabScenario] = []
+    @Option(help: "Cluster software on every node: none, or corosync (3, kronosnet, one link on the node's virtual address). Each scenario then also reports corosync's new rings and knet link downs, and passes only with 0 new rings (total-loss: the member must leave and return).")
+    var stack = LabStack.none
+    @Option(help: "With corosync: run it without netft for comparison: plain (one link on the net1 address) or knet (corosync's own two links). Reported, never failed.")
+    var baseline: CorosyncStack.Placement?
     @Flag(help: "Print the results as JSON on standard output.") var json = false
     @Flag(help: "Leave the fabric running; `netft lab show` describes it, `netft lab --down` removes it.") var keep = false
     @Flag(help: "Tear down a lab left by --keep.") var down = false
@@ -54,6 +62,8 @@ struct Lab: ParsableCommand {
     func validate() throws {
         guard (2...8).contains(nodes) else { throw ValidationError("--nodes must be 2-8") }
         guard (2...4).contains(networks) else { throw ValidationError("--networks must be 2-4") }
+        if baseline == .netft { throw ValidationError("--baseline takes plain or knet (netft is what --stack corosync runs)") }
+        if stack == .none && baseline != nil { throw ValidationError("--baseline needs --stack corosync") }
     }
 
     func run() throws {
@@ -84,6 +94,7 @@ struct Lab: ParsableCommand {
         defer { if !keep { runner.fabric.tearDown() } }
 
         let unreachable = try runner.bringUp()
+        if stack == .corosync || baseline != nil { try runner.startStack(baseline ?? .netft) }
         var results: [ScenarioResult] = []
         for scenario in scenarios.isEmpty ? LabScenario.allCases : scenarios {
             let result = runner.run(scenario)
@@ -92,7 +103,9 @@ struct Lab: ParsableCommand {
         }
         let report = LabReport(
             passed: unreachable.isEmpty && results.allSatisfy(\.passed), nodes: nodes, networks: networks, profile: profile.rawValue,
-            dataplane: dataplane.rawValue, reachability: unreachable.map { "unreachable: \($0)" }, scenarios: results)
+            dataplane: dataplane.rawValue, reachability: unreachable.map { "unreachable: \($0)" },
+            stack: runner.stack.map { "corosync " + ["netft": "over netft", "plain": "on plain net1 addresses (no netft)", "knet": "on its own two knet links (no netft)"][$0.placement.rawValue]! },
+            scenarios: results)
         out.finish()
         if json {
             let encoder = JSONEncoder()
@@ -125,12 +138,14 @@ struct Lab: ParsableCommand {
 
     static func printSummary(_ r: LabReport, elapsed: Double) {
         print("\nnetft lab: \(r.nodes) nodes x \(r.networks) networks, \(r.dataplane) dataplane, \(r.profile) profile, \(String(format: "%.1f", elapsed)) s")
+        if let stack = r.stack { print("cluster software: \(stack); RINGS = corosync's new rings during the scenario") }
         for u in r.reachability { print("  \(u)") }
         Table.print(
-            ["SCENARIO", "RESULT", "DETECT ms", "RECOVER ms", "LOST", "RESENT", "DIAGNOSIS"],
+            ["SCENARIO", "RESULT", "DETECT ms", "RECOVER ms", "LOST", "RESENT", "RINGS", "KNET DOWN", "DIAGNOSIS"],
             r.scenarios.map { s in
                 [s.name, s.passed ? "pass" : "FAIL", s.detect_ms.map(String.init) ?? "-", s.recover_ms.map(String.init) ?? "-",
-                 s.lost_packets.map(String.init) ?? "-", s.resent_packets.map(String.init) ?? "-", s.diagnosis]
+                 s.lost_packets.map(String.init) ?? "-", s.resent_packets.map(String.init) ?? "-",
+                 s.ring_reformations.map(String.init) ?? "-", s.knet_link_downs.map(String.init) ?? "-", s.diagnosis]
             })
         print(r.passed ? "all scenarios passed" : "some scenarios FAILED")
     }

@@ -9,7 +9,7 @@ import Testing
 /// expectation, and nothing may be left behind.
 @Suite("Lab scenarios", .serialized)
 struct LabTests {
-    static func runLab(_ spec: ClusterFabric.Spec, _ scenarios: [LabScenario]) throws -> [ScenarioResult] {
+    static func runLab(_ spec: ClusterFabric.Spec, _ scenarios: [LabScenario], corosync: CorosyncStack.Placement? = nil) throws -> [ScenarioResult] {
         try requireKernelLab()
         let runner = try LabRunner(spec: spec, binary: netftBinary, progress: { print("lab: \($0)") })
         let fabric = runner.fabric
@@ -24,11 +24,27 @@ struct LabTests {
         }
         let unreachable = try runner.bringUp()
         #expect(unreachable.isEmpty, "every virtual address answers ping: \(unreachable)")
+        if let corosync { try runner.startStack(corosync) }
         return scenarios.map { scenario in
             let result = runner.run(scenario)
-            print("lab: \(result.passed ? "PASS" : "FAIL") \(result.name) detect \(result.detect_ms.map(String.init) ?? "-") ms, recover \(result.recover_ms.map(String.init) ?? "-") ms, lost \(result.lost_packets.map(String.init) ?? "-"): \(result.diagnosis)")
+            print("lab: \(result.passed ? "PASS" : "FAIL") \(result.name) detect \(result.detect_ms.map(String.init) ?? "-") ms, recover \(result.recover_ms.map(String.init) ?? "-") ms, lost \(result.lost_packets.map(String.init) ?? "-"), resent \(result.resent_packets.map(String.init) ?? "-"), rings \(result.ring_reformations.map(String.init) ?? "-"), knet downs \(result.knet_link_downs.map(String.init) ?? "-"): \(result.diagnosis)")
             return result
         }
+    }
+
+    @Test("corosync over netft keeps its ring through 10 firewall cuts of the active network")
+    func corosyncKeepsItsRing() throws {
+        var spec = ClusterFabric.Spec()
+        spec.nodes = 3
+        spec.dataplane = .xdp
+        let results = try Self.runLab(spec, Array(repeating: .firewall, count: 10), corosync: .netft)
+        #expect(results.count == 10)
+        for (i, result) in results.enumerated() {
+            #expect(result.ring_reformations == 0, "trial \(i + 1): corosync re-formed its ring \(result.ring_reformations ?? -1) times")
+            #expect(result.passed, "trial \(i + 1): \(result.failures.joined(separator: "; "))")
+        }
+        let resent = results.compactMap(\.resent_packets).reduce(0, +)
+        #expect(resent > 0, "the cuts swallowed frames that netft resent (else corosync was never tested)")
     }
 
     @Test("every scenario, xdp dataplane, fast profile")
