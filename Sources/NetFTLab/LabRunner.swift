@@ -56,7 +56,8 @@ public final class LabRunner {
         let ringsBefore = stack?.memberships ?? 0
         let linkDownsBefore = stack?.linkDowns ?? 0
         var result = scenarioOutcome(scenario)
-        result.resent_packets = resent() - resentBefore
+        // Per node, never below zero: a restarted daemon starts counting again.
+        result.resent_packets = resent().map { max(0, $0.value - (resentBefore[$0.key] ?? 0)) }.reduce(0, +)
         guard let stack else { return result }
         // An observation window, not a wait for an event: a lost ring shows
         // within one corosync token (1 s) after the fault; count after 1.5 s.
@@ -129,9 +130,22 @@ public final class LabRunner {
         return fabric.wait(seconds: seconds, condition) ? Int(Date().timeIntervalSince(start) * 1000) : nil
     }
 
-    /// Frames resent by lossless failover so far, over every running node.
-    func resent() -> Int {
-        fabric.nodes.map { ((fabric.status($0.name)?["datapath"] as? [String: Any])?["lossless_resent"] as? NSNumber)?.intValue ?? 0 }.reduce(0, +)
+    /// Frames resent by lossless failover so far, per running node.
+    func resent() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for n in fabric.nodes { counts[n.name] = ((fabric.status(n.name)?["datapath"] as? [String: Any])?["lossless_resent"] as? NSNumber)?.intValue ?? 0 }
+        return counts
+    }
+
+    /// With cluster software on top, a fault lasts at least this long, past
+    /// corosync's own timeouts (token 1 s, knet link 0.5 s), so a baseline
+    /// without netft must meet it; without, scenarios end once measured.
+    var faultHold: TimeInterval { stack == nil ? 0 : 2 }
+
+    /// Waits until `faultHold` has passed since `start`.
+    func hold(since start: Date) {
+        let left = faultHold - Date().timeIntervalSince(start)
+        if left > 0 { Thread.sleep(forTimeInterval: left) }
     }
 
     func stream() throws -> TrafficStream {
@@ -157,6 +171,7 @@ public final class LabRunner {
         defer { s.stop() }
         var failures: [String] = []
         let t0 = s.now
+        let faultAt = Date()
         try fabric.setLink("node1", network: 0, up: false)
         let detect = measure(seconds: 5) { route("node1", peer: "node2", network: 0)?["state"] as? String == "down" }
         _ = s.waitForFlow(after: s.now, seconds: 3)
@@ -167,6 +182,7 @@ public final class LabRunner {
         if diagnosis != "local_link_down" { failures.append("diagnosis \(diagnosis), expected local_link_down") }
         if !reachable("node1", "node2") { failures.append("node2 became unreachable from node1") }
         if w.longestGap > 2 { failures.append("traffic did not flow again within 2 s") }
+        hold(since: faultAt)
         try fabric.setLink("node1", network: 0, up: true)
         return ScenarioResult(
             name: LabScenario.linkDown.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: Int(w.longestGap * 1000),
@@ -191,8 +207,12 @@ public final class LabRunner {
               }
             }
             """
+        let faultAt = Date()
         try nft(fabric.switches[k], rules)
-        defer { try? Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "delete", "table", "bridge", "netft_lab"]) }
+        defer {
+            hold(since: faultAt)
+            try? Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "delete", "table", "bridge", "netft_lab"])
+        }
         let detect = measure(seconds: 10) {
             route("node1", peer: "node2", network: k)?["state"] as? String == "down" && route("node2", peer: "node1", network: k)?["state"] as? String == "down"
         }
