@@ -15,10 +15,14 @@ struct BenchTests {
         names += ["hotpath.allocations_per_packet.xdp", "hotpath.allocations_per_packet.udp"]
         names += ["heartbeat.saturated.false_failovers", "heartbeat.saturated.loss_ratio_max"]
         for profile in ["fast", "default"] {
-            for suffix in ["", ".lossless"] {
-                names += ["failover.detect_ms.\(profile)\(suffix)", "failover.recover_ms.\(profile)\(suffix)", "failover.lost_packets.\(profile)\(suffix)"]
+            for suffix in ["", ".without_lossless"] {  // lossless failover is the default
+                names += [
+                    "failover.detect_ms.\(profile).under_load\(suffix)", "failover.recover_ms.\(profile)\(suffix)",
+                    "failover.lost_packets.\(profile)\(suffix)", "failover.undetected_cuts.\(profile)\(suffix)",
+                ]
             }
         }
+        names += ["failover.retention_bytes_per_node"]
         names += ["heartbeat.cpu_percent.routes_10", "heartbeat.cpu_percent.routes_100", "heartbeat.cpu_percent.routes_1000"]
         return names
     }()
