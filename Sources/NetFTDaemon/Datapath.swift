@@ -63,7 +63,6 @@ final class Datapath {
     struct NodeFacts {
         var dataplaneReason: String?
         var warnings: [String]
-        var linkNames: [String]
     }
 
     init(

@@ -104,7 +104,7 @@ public final class NodeRuntime {
         datapath = Datapath(
             config: config, me: me, log: logger, engine: NodeEngine(table: table, security: config.security, key: theKey), adapter: adapter,
             port: port, routeLinks: routeLinks, retention: NodeRuntime.retention(config, me: me),
-            facts: .init(dataplaneReason: reason, warnings: plan.warnings, linkNames: links.map(\.name)),
+            facts: .init(dataplaneReason: reason, warnings: plan.warnings),
             mailbox: inbox, watchdog: watchdog, routesChanged: { toControl.post(.routesChanged) })
 
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

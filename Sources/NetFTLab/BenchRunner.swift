@@ -168,21 +168,10 @@ public final class BenchRunner {
                 let network = (active["network"] as? String).flatMap({ Int($0.dropFirst(3)) }) else { throw LabError("no active route before cut \(i + 1)") }
             let k = network - 1
             progress("failover (\(profile.rawValue)): cut \(i + 1)/\(cuts) on net\(network)")
-            let table = """
-                table bridge netft_bench {
-                  chain forward {
-                    type filter hook forward priority 0; policy accept;
-                    iifname "n1" drop
-                    oifname "n1" drop
-                  }
-                }
-                """
-            let path = "\(fabric.workDirectory)/cut.nft"
-            try table.write(toFile: path, atomically: true, encoding: .utf8)
             let t0 = stream.now
             // Taken before the rule goes in, so the figure never flatters.
             let cutAt = Date()
-            try Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "-f", path])
+            try fabric.cutSilently("node1", network: k)
             let detected = fabric.wait(seconds: 15) {
                 fabric.routes("node1").first { $0["network"] as? String == "net\(network)" }?["state"] as? String == "down"
             }
@@ -192,7 +181,7 @@ public final class BenchRunner {
             let w = stream.window(from: t0, to: stream.now)
             recover.append(w.longestGap * 1000)
             lost.append(Double(w.lost))
-            try Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "delete", "table", "bridge", "netft_bench"])
+            try fabric.restoreCut(network: k)
             _ = fabric.waitAllRoutesUp(seconds: 15)
         }
         // Lossless failover is the default: its figures carry no suffix.

@@ -262,6 +262,29 @@ public final class ClusterFabric {
         (try? Shell.run(["nsenter", "--net=\(NetworkNamespace.path(node(name).namespace))"] + arguments)) != nil
     }
 
+    /// A silent cut: the switch of network `k` drops everything `name` sends or
+    /// receives (nftables, bridge family) while every link stays up.
+    public func cutSilently(_ name: String, network k: Int) throws {
+        let port = "n\(node(name).id)"
+        let rules = """
+            table bridge netft_cut {
+              chain forward {
+                type filter hook forward priority 0; policy accept;
+                iifname "\(port)" drop
+                oifname "\(port)" drop
+              }
+            }
+            """
+        let path = "\(workDirectory)/cut-\(k).nft"
+        try rules.write(toFile: path, atomically: true, encoding: .utf8)
+        try Shell.run(["ip", "netns", "exec", switches[k], "nft", "-f", path])
+    }
+
+    /// Ends a silent cut on network `k`.
+    public func restoreCut(network k: Int) throws {
+        try Shell.run(["ip", "netns", "exec", switches[k], "nft", "delete", "table", "bridge", "netft_cut"])
+    }
+
     public func setLink(_ name: String, network k: Int, up: Bool) throws {
         try Shell.run(["ip", "-n", node(name).namespace, "link", "set", "eth\(k)", up ? "up" : "down"])
     }

@@ -8,25 +8,8 @@ import Testing
 /// everything, links stay up): nothing lost, found fast under traffic.
 @Suite("Failover that cluster software does not notice", .serialized)
 struct FailoverTests {
-    /// Drops everything node1 sends or receives on network `k` at its switch (links stay up).
-    static func cut(_ fabric: ClusterFabric, network k: Int) throws {
-        let rules = """
-            table bridge cut {
-              chain forward {
-                type filter hook forward priority 0; policy accept;
-                iifname "n1" drop
-                oifname "n1" drop
-              }
-            }
-            """
-        let file = "\(fabric.workDirectory)/cut\(k).nft"
-        try rules.write(toFile: file, atomically: true, encoding: .utf8)
-        try Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "-f", file])
-    }
-
-    static func restore(_ fabric: ClusterFabric, network k: Int) throws {
-        try Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "delete", "table", "bridge", "cut"])
-    }
+    static func cut(_ fabric: ClusterFabric, network k: Int) throws { try fabric.cutSilently("node1", network: k) }
+    static func restore(_ fabric: ClusterFabric, network k: Int) throws { try fabric.restoreCut(network: k) }
 
     /// The network carrying node1's traffic to node2 now (0-based), if any.
     static func activeNetwork(_ fabric: ClusterFabric) -> Int? {

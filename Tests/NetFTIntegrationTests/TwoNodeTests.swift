@@ -106,17 +106,7 @@ struct LosslessFailoverTests {
         defer { stream.stop() }
         usleep(300_000)
         let t0 = stream.now
-        let rules = """
-            table bridge cut {
-              chain forward {
-                type filter hook forward priority 0; policy accept;
-                iifname "n1" drop
-                oifname "n1" drop
-              }
-            }
-            """
-        try rules.write(toFile: "\(fabric.workDirectory)/cut.nft", atomically: true, encoding: .utf8)
-        try Shell.run(["ip", "netns", "exec", fabric.switches[0], "nft", "-f", "\(fabric.workDirectory)/cut.nft"])
+        try fabric.cutSilently("node1", network: 0)
         #expect(fabric.wait(seconds: 5) { fabric.routes("node1").first { $0["network"] as? String == "net1" }?["state"] as? String == "down" })
         #expect(stream.waitForFlow(after: stream.now, seconds: 5))
         usleep(500_000)
