@@ -141,8 +141,9 @@ public struct NodeEngine: Sendable {
     public mutating func encapsulate(
         to peer: NodeID, payloadLength: Int, in buffer: UnsafeMutableRawBufferPointer, now: Instant, resending: UInt64? = nil
     ) throws(FrameError) -> (route: RouteID, length: Int, stream: UInt64)? {
-        guard let route = table.activeRoute(to: peer), streams[peer] != nil else { return nil }
-        let stream = resending ?? streams[peer]!.next()
+        guard let route = table.activeRoute(to: peer) else { return nil }
+        // One in-place lookup: the stream is advanced where it lives, never copied.
+        guard let stream = resending ?? streams[peer]?.next() else { return nil }
         let length = try seal(
             .data, on: route, payloadLength: payloadLength, in: buffer, now: now, flags: resending == nil ? [] : .resent, streamSequence: stream)
         table.dataSent(on: route, now: now)

@@ -114,7 +114,9 @@ final class Datapath {
             // packets) and the loop wakes each millisecond to reclaim completions.
             fds[adapterSlot].events = backedOff ? 0 : Int16(POLLIN)
             let limit: Int32 = backedOff ? 1 : 200
-            let deadline = [engine.table.nextDeadline, engine.nextAckDeadline].compactMap { $0 }.min()
+            // No array here: this runs on every pass of the loop.
+            var deadline = engine.table.nextDeadline
+            if let ack = engine.nextAckDeadline, deadline.map({ ack < $0 }) ?? true { deadline = ack }
             let wait = deadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, UInt64(limit))) : 0 } ?? limit
             for i in fds.indices { fds[i].revents = 0 }
             _ = poll(&fds, nfds_t(fds.count), wait)
@@ -185,8 +187,8 @@ final class Datapath {
                 }
                 // The copy is taken before sealing (encryption works in place), under
                 // the stream sequence the frame is about to get.
-                if let ring = retention?[peer], let stream = engine.streams[peer] {
-                    ring.keep(UnsafeRawBufferPointer(rebasing: packet[0..<n]), sequence: stream.sent &+ 1, acknowledged: stream.acknowledged)
+                if let ring = retention?[peer], let sent = engine.streams[peer]?.sent, let acknowledged = engine.streams[peer]?.acknowledged {
+                    ring.keep(UnsafeRawBufferPointer(rebasing: packet[0..<n]), sequence: sent &+ 1, acknowledged: acknowledged)
                 }
                 guard let sent = try? engine.encapsulate(to: peer, payloadLength: n, in: buffer, now: now),
                     let target = routeLinks[sent.route]
