@@ -26,3 +26,10 @@ int netft_tun_open(const char *name, int flags, char *actual)
 		memcpy(actual, ifr.ifr_name, IFNAMSIZ);
 	return fd;
 }
+
+/* TUNSETOFFLOAD: which offloads (TUN_F_*) the kernel may hand this reader.
+ * Takes an unsigned long by value, hence the wrapper. */
+int netft_tun_set_offload(int fd, unsigned int flags)
+{
+	return ioctl(fd, TUNSETOFFLOAD, (unsigned long)flags) < 0 ? -errno : 0;
+}

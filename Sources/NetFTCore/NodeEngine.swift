@@ -5,7 +5,7 @@
 public struct NodeEngine: Sendable {
     public var table: RouteTable
     /// Per peer: the data stream across routes (lossless failover, acks).
-    public private(set) var streams: [NodeID: DataStream] = [:]
+    public private(set) var streams: StreamTable
     /// Per peer: the route its latest data came in on, where our acks go.
     public private(set) var ackRoutes: [NodeID: RouteID] = [:]
     public let security: SecurityLevel
@@ -46,7 +46,7 @@ public struct NodeEngine: Sendable {
         self.table = table
         self.security = security
         self.key = key
-        for peer in table.peerIDs { streams[peer] = DataStream() }
+        streams = StreamTable(peers: table.peerIDs)
     }
 
     // MARK: Receive
@@ -60,7 +60,7 @@ public struct NodeEngine: Sendable {
             let payload = UnsafeRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + Int(header.payloadLength))])
             if header.type == .data || header.type == .ack || header.type == .heartbeatRequest {
                 let before = streams[header.sender]?.acknowledged
-                streams[header.sender]?.acknowledge(header.acknowledgement, epoch: header.epoch)
+                streams.update(header.sender) { $0.acknowledge(header.acknowledgement, epoch: header.epoch) }
                 // Proof our frames get through: the peer's ack moved (a request's
                 // ack may have crossed from any route, so only data and acks count).
                 if header.type != .heartbeatRequest && streams[header.sender]?.acknowledged != before { table.answered(on: header.route) }
@@ -68,7 +68,7 @@ public struct NodeEngine: Sendable {
             switch header.type {
             case .data:
                 // The stream sequence rides in the timestamp field of data frames.
-                switch streams[header.sender]?.accept(header.timestamp, epoch: header.epoch, now: now) {
+                switch streams.update(header.sender, { $0.accept(header.timestamp, epoch: header.epoch, now: now) }) {
                 case .new?:
                     ackRoutes[header.sender] = header.route
                 case .duplicate?:
@@ -143,7 +143,7 @@ public struct NodeEngine: Sendable {
     ) throws(FrameError) -> (route: RouteID, length: Int, stream: UInt64)? {
         guard let route = table.activeRoute(to: peer) else { return nil }
         // One in-place lookup: the stream is advanced where it lives, never copied.
-        guard let stream = resending ?? streams[peer]?.next() else { return nil }
+        guard let stream = resending ?? streams.update(peer, { $0.next() }) else { return nil }
         let length = try seal(
             .data, on: route, payloadLength: payloadLength, in: buffer, now: now, flags: resending == nil ? [] : .resent, streamSequence: stream)
         table.dataSent(on: route, now: now)
@@ -170,13 +170,13 @@ public struct NodeEngine: Sendable {
 
     /// Calls `body` for every peer whose data is due an ack now.
     public func acksDue(now: Instant, _ body: (NodeID) -> Void) {
-        for (peer, stream) in streams where stream.ackDeadline.map({ $0 <= now }) ?? false { body(peer) }
+        streams.forEach { peer, stream in if stream.ackDeadline.map({ $0 <= now }) ?? false { body(peer) } }
     }
 
     /// The earliest time an ack is due (nil: none).
     public var nextAckDeadline: Instant? {
         var earliest: Instant?
-        for stream in streams.values {
+        streams.forEach { _, stream in
             if let due = stream.ackDeadline, earliest.map({ due < $0 }) ?? true { earliest = due }
         }
         return earliest
@@ -197,7 +197,7 @@ public struct NodeEngine: Sendable {
             acknowledgement: streams[peer]?.received.cumulative ?? 0, timestamp: streamSequence ?? now.nanoseconds)
         let length = try FrameCodec.seal(header, in: buffer, security: security, key: key)
         table.sent(on: route, bytes: length)
-        streams[peer]?.acked()
+        streams.update(peer) { $0.acked() }
         return length
     }
 }

@@ -36,7 +36,14 @@ extension Datapath {
                 unacknowledged: engine.streams[n.id]?.unacknowledged?.count ?? 0)
         }
         var drops: [String: UInt64] = ["no_peer": counters.noPeerDrops, "no_route": counters.noRouteDrops]
-        var datapath: [String: UInt64] = ["adapter_back_pressure": counters.backPressure]
+        var datapath: [String: UInt64] = [
+            "adapter_back_pressure": counters.backPressure,
+            // Segments per read (TSO in software) and per write (GRO): the offloads at work.
+            "adapter_reads": counters.adapterReads, "adapter_read_segments": counters.adapterReadSegments,
+            "adapter_writes": coalescer.packetsOut, "adapter_written_segments": coalescer.segmentsIn,
+        ]
+        drops["offload_malformed"] = counters.offloadMalformed
+        drops["segment_too_large"] = counters.segmentTooLarge
         if let retention {
             datapath["lossless_resent"] = counters.resent
             drops["lossless_unrecoverable"] = counters.unrecoverable
@@ -67,10 +74,22 @@ extension Datapath {
             datapath["af_xdp_rx_frames"] = xdp.counters.rx
             datapath["af_xdp_tx_frames"] = xdp.counters.tx
             datapath["kernel_socket_tx_frames"] = xdp.counters.viaKernel
+            datapath["data_frames_af_xdp"] = xdp.counters.dataViaAFXDP
+            datapath["data_frames_kernel"] = xdp.counters.dataViaKernel
+            datapath["xdp_tx_ring_full"] = xdp.counters.txFull
+            datapath["fill_ring_empty"] = xdp.socketStatistics().reduce(0) { $0 + $1.fillEmpty }
+        }
+        if let udp = port as? UDPPort {
+            // Frames per message both ways: UDP_GRO runs received, UDP_SEGMENT runs sent.
+            datapath["udp_received_messages"] = udp.counters.receivedMessages
+            datapath["udp_received_frames"] = udp.counters.receivedFrames
+            datapath["udp_sent_frames"] = udp.counters.sentFrames
+            datapath["udp_sent_messages"] = udp.counters.sendCalls
+            drops["udp_send_errors"] = udp.sendErrors
         }
         return NodeStatus(
             node: me.name, node_id: me.id, cluster: config.cluster, dataplane: port.kind.rawValue, dataplane_reason: facts.dataplaneReason,
-            adapter: adapter.name, virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id))",
+            adapter: adapter.name, adapter_offloads: adapter.offloads, virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id))",
             virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id))", mtu: adapter.mtu,
             uptime_s: Double(now.since(started)) / 1e9, routes: routes, nodes: nodes, links: links, drops: drops, datapath: datapath,
             warnings: facts.warnings, watchdog_stalls: watchdog.stalls.load(ordering: .relaxed),

@@ -46,6 +46,11 @@ final class Datapath {
     }()
     private var running = true
     private var commands: [DatapathCommand] = []
+    /// One adapter read: a virtio-net header and up to 64 KB.
+    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: VirtualAdapter.largestRead, alignment: 64)
+    private var unsent: UnsentRead?
+    /// Receive-side coalescing before the adapter write (GRO).
+    let coalescer = Coalescer()
 
     struct Counters {
         var resent: UInt64 = 0
@@ -57,6 +62,21 @@ final class Datapath {
         var backPressure: UInt64 = 0
         var hotPathMallocs: UInt64 = 0
         var hotPathPackets: UInt64 = 0
+        /// Adapter reads, and the wire segments they became (TSO/USO in software).
+        var adapterReads: UInt64 = 0
+        var adapterReadSegments: UInt64 = 0
+        /// Reads whose virtio-net header or headers could not be segmented.
+        var offloadMalformed: UInt64 = 0
+        /// Segments larger than a dataplane buffer (an MTU above what the adapter was given).
+        var segmentTooLarge: UInt64 = 0
+    }
+
+    /// What is left of an adapter read when the dataplane ran out of buffers.
+    struct UnsentRead {
+        var plan: SegmentPlan
+        var peer: NodeID
+        var length: Int
+        var next: Int
     }
 
     /// Facts fixed at start, for the status document.
@@ -91,6 +111,8 @@ final class Datapath {
         commands.reserveCapacity(16)
         acksDue.reserveCapacity(peers.count)
     }
+
+    deinit { readBuffer.deallocate() }
 
     // MARK: The loop
 
@@ -151,10 +173,10 @@ final class Datapath {
     @inline(__always)
     func receiveFrames() -> Int {
         let now = Instant.now
-        return port.receive(limit: 256) { buffer, length in
+        let handled = port.receive(limit: 256) { buffer, length in
             switch engine.receive(buffer, length: length, now: now) {
             case .deliver(let offset, let count, _, _):
-                adapter.write(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)]))
+                coalescer.add(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)])) { adapter.write($0, $1) }
                 return .done
             case .reply(let replyLength, _):
                 return .reply(length: replyLength)
@@ -162,46 +184,71 @@ final class Datapath {
                 return .done
             }
         }
+        // A run never outlives its receive batch.
+        coalescer.flush { adapter.write($0, $1) }
+        return handled
     }
 
-    /// Reads the adapter into dataplane buffers; `starved` when the dataplane
-    /// had no buffer to lend (counted; the adapter is read again once it has).
+    /// Reads the adapter (a packet or a 64 KB super-packet) and sends it as
+    /// wire-sized segments, each written straight into a dataplane buffer;
+    /// `starved` when the dataplane had no buffer to lend (counted; what is
+    /// left of the read waits in `unsent` for the next pass, nothing is lost).
     @inline(__always)
     func forwardAdapterPackets() -> (forwarded: Int, starved: Bool) {
         let now = Instant.now
         var forwarded = 0
-        var empty = false
-        while !empty && forwarded < 256 {
-            let lent = port.send { buffer in
-                let room = buffer.count - FrameCodec.payloadOffset - engine.security.tagSize
-                let packet = UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + room)])
-                let n = adapter.read(into: packet)
-                guard n > 0 else {
-                    empty = true
-                    return nil
+        while forwarded < 256 {
+            if unsent == nil {
+                let n = adapter.read(into: readBuffer)
+                guard n > 0 else { break }
+                counters.adapterReads &+= 1
+                guard n > VirtioNetHeader.size else {
+                    counters.offloadMalformed &+= 1
+                    continue
                 }
-                forwarded += 1
-                guard let peer = peer(of: UnsafeRawBufferPointer(packet), length: n) else {
+                let packet = UnsafeRawBufferPointer(rebasing: readBuffer[VirtioNetHeader.size..<n])
+                guard let peer = peer(of: packet, length: packet.count) else {
                     counters.noPeerDrops &+= 1
-                    return nil
+                    continue
                 }
-                // The copy is taken before sealing (encryption works in place), under
-                // the stream sequence the frame is about to get.
-                if let ring = retention?[peer], let sent = engine.streams[peer]?.sent, let acknowledged = engine.streams[peer]?.acknowledged {
-                    ring.keep(UnsafeRawBufferPointer(rebasing: packet[0..<n]), sequence: sent &+ 1, acknowledged: acknowledged)
+                guard let plan = try? SegmentPlan(packet, header: VirtioNetHeader(UnsafeRawBufferPointer(readBuffer))) else {
+                    counters.offloadMalformed &+= 1
+                    continue
                 }
-                guard let sent = try? engine.encapsulate(to: peer, payloadLength: n, in: buffer, now: now),
-                    let target = routeLinks[sent.route]
-                else {
-                    counters.noRouteDrops &+= 1
-                    return nil
-                }
-                return Outbound(link: target.link, remote: target.remote, length: sent.length)
+                unsent = UnsentRead(plan: plan, peer: peer, length: n, next: 0)
             }
-            if !lent {
-                counters.backPressure &+= 1
-                return (forwarded, true)
+            while let read = unsent, read.next < read.plan.count {
+                let packet = UnsafeRawBufferPointer(rebasing: readBuffer[VirtioNetHeader.size..<read.length])
+                let lent = port.send { buffer in
+                    let room = buffer.count - FrameCodec.payloadOffset - engine.security.tagSize
+                    let area = UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + room)])
+                    let n = read.plan.write(read.next, of: packet, into: area)
+                    guard n > 0 else {
+                        counters.segmentTooLarge &+= 1
+                        return nil
+                    }
+                    // The copy is taken before sealing (encryption works in place), under
+                    // the stream sequence the frame is about to get.
+                    if let ring = retention?[read.peer], let sent = engine.streams[read.peer]?.sent, let acknowledged = engine.streams[read.peer]?.acknowledged {
+                        ring.keep(UnsafeRawBufferPointer(rebasing: area[0..<n]), sequence: sent &+ 1, acknowledged: acknowledged)
+                    }
+                    guard let sent = try? engine.encapsulate(to: read.peer, payloadLength: n, in: buffer, now: now),
+                        let target = routeLinks[sent.route]
+                    else {
+                        counters.noRouteDrops &+= 1
+                        return nil
+                    }
+                    return Outbound(link: target.link, remote: target.remote, length: sent.length)
+                }
+                if !lent {
+                    counters.backPressure &+= 1
+                    return (forwarded, true)
+                }
+                unsent!.next += 1
+                forwarded += 1
+                counters.adapterReadSegments &+= 1
             }
+            unsent = nil
         }
         return (forwarded, false)
     }

@@ -56,6 +56,8 @@ struct NodeStatus: Codable, Sendable {
     var dataplane: String
     var dataplane_reason: String?
     var adapter: String
+    /// TUN offloads the kernel accepted (csum, tso4, tso6, uso4, uso6).
+    var adapter_offloads: [String]
     var virtual_ipv4: String
     var virtual_ipv6: String
     var mtu: UInt32

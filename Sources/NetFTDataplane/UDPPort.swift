@@ -5,6 +5,11 @@ import NetFTCore
 /// The dataplane over ordinary UDP sockets: one socket per link, bound to the
 /// link's address and device, batched with recvmmsg/sendmmsg. Used when
 /// AF_XDP cannot attach, and as the benchmark's baseline.
+///
+/// Both ways in super-packets where the kernel can: runs of same-size frames
+/// to one address leave as one UDP_SEGMENT send (the kernel's GSO cuts them,
+/// on the NIC or at the last moment), and with UDP_GRO a receive may return a
+/// run of same-size datagrams as one message, cut here into its frames.
 public final class UDPPort: DataplanePort {
     public let kind = DataplaneKind.udp
     public let links: [DataplaneLink]
@@ -12,7 +17,12 @@ public final class UDPPort: DataplanePort {
     private var sockets: [Int32] = []
     private let batchSize = 64
     static let bufferSize = 2048
+    /// Receive: fewer messages, each room for a GRO run of 64 KB.
+    private let rxBatchSize = 32
+    static let rxBufferSize = 65536
     private let rxBuffers: UnsafeMutableRawBufferPointer
+    /// A control frame cut from a GRO run is answered here, not in the run.
+    private let scratch: UnsafeMutableRawBufferPointer
     private let txBuffers: UnsafeMutableRawBufferPointer
     private let rx: OpaquePointer
     private let tx: OpaquePointer
@@ -20,15 +30,28 @@ public final class UDPPort: DataplanePort {
     private var queued = 0
     private var nextSocket = 0
     public private(set) var sendErrors: UInt64 = 0
+    /// UDP_SEGMENT sends, until the kernel refuses one (then one datagram per frame).
+    public private(set) var segmentOffload = true
+    public private(set) var counters = Counters()
+
+    public struct Counters: Sendable {
+        /// Messages received, and the frames they held (more than one: UDP_GRO).
+        public var receivedMessages: UInt64 = 0
+        public var receivedFrames: UInt64 = 0
+        /// Frames sent, and the datagrams or GSO runs that carried them (fewer: UDP_SEGMENT).
+        public var sentFrames: UInt64 = 0
+        public var sendCalls: UInt64 = 0
+    }
 
     public var descriptors: [Int32] { sockets }
 
     public init(links: [DataplaneLink], port: UInt16) throws(SystemError) {
         self.links = links
         self.port = port
-        rxBuffers = .allocate(byteCount: batchSize * UDPPort.bufferSize, alignment: 64)
+        rxBuffers = .allocate(byteCount: rxBatchSize * UDPPort.rxBufferSize, alignment: 64)
         txBuffers = .allocate(byteCount: batchSize * UDPPort.bufferSize, alignment: 64)
-        rx = netft_udp_batch_new(UInt32(batchSize), rxBuffers.baseAddress, UInt32(UDPPort.bufferSize))
+        scratch = .allocate(byteCount: UDPPort.bufferSize, alignment: 64)
+        rx = netft_udp_batch_new(UInt32(rxBatchSize), rxBuffers.baseAddress, UInt32(UDPPort.rxBufferSize))
         tx = netft_udp_batch_new(UInt32(batchSize), txBuffers.baseAddress, UInt32(UDPPort.bufferSize))
         queuedLinks = Array(repeating: 0, count: batchSize)
         for link in links {
@@ -48,6 +71,7 @@ public final class UDPPort: DataplanePort {
         netft_udp_batch_free(tx)
         rxBuffers.deallocate()
         txBuffers.deallocate()
+        scratch.deallocate()
     }
 
     static func openSocket(_ link: DataplaneLink, port: UInt16) throws(SystemError) -> Int32 {
@@ -61,6 +85,8 @@ public final class UDPPort: DataplanePort {
         // Never fragment: the virtual adapter's MTU leaves room for netft's headers.
         var pmtu: Int32 = 2  // IP_PMTUDISC_DO
         setsockopt(fd, v4 ? Int32(IPPROTO_IP) : Int32(IPPROTO_IPV6), v4 ? 10 : 23, &pmtu, socklen_t(MemoryLayout<Int32>.size))
+        // Runs of datagrams as one message; without it a GSO run is cut on arrival.
+        _ = netft_udp_enable_gro(fd)
         var buffer: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
@@ -83,21 +109,45 @@ public final class UDPPort: DataplanePort {
         for step in 0..<sockets.count where handled < limit {
             let s = (nextSocket + step) % sockets.count
             let fd = sockets[s]
-            let n = netft_udp_recv(fd, rx, UInt32(min(batchSize, limit - handled)))
+            let n = netft_udp_recv(fd, rx, UInt32(min(rxBatchSize, limit - handled)))
             guard n > 0 else { continue }
             for i in 0..<Int(n) {
-                let buffer = UnsafeMutableRawBufferPointer(rebasing: rxBuffers[(i * UDPPort.bufferSize)..<((i + 1) * UDPPort.bufferSize)])
+                let slot = UnsafeMutableRawBufferPointer(rebasing: rxBuffers[(i * UDPPort.rxBufferSize)..<((i + 1) * UDPPort.rxBufferSize)])
                 let length = Int(netft_udp_batch_len(rx, UInt32(i)))
-                if case .reply(let replyLength) = body(buffer, length) {
-                    var addressLength: UInt32 = 0
-                    let from = netft_udp_batch_addr(rx, UInt32(i), &addressLength)
-                    if sendto(fd, buffer.baseAddress, replyLength, Int32(MSG_DONTWAIT), from, addressLength) < 0 { sendErrors &+= 1 }
+                let segment = Int(netft_udp_batch_gso_size(rx, UInt32(i)))
+                counters.receivedMessages &+= 1
+                guard segment > 0 && segment < length else {
+                    counters.receivedFrames &+= 1
+                    if case .reply(let replyLength) = body(slot, length) { reply(fd, slot, replyLength, message: i) }
+                    continue
+                }
+                // A GRO run: frames back to back, each `segment` bytes but the last.
+                var offset = 0
+                while offset < length {
+                    let frameLength = min(segment, length - offset)
+                    let frame = UnsafeMutableRawBufferPointer(rebasing: slot[offset..<(offset + frameLength)])
+                    offset += frameLength
+                    counters.receivedFrames &+= 1
+                    // Data is handled in place; anything that may answer is
+                    // moved out first, so a reply cannot overwrite the next frame.
+                    if frameLength > 5 && frame[5] == FrameType.data.rawValue {
+                        _ = body(frame, frameLength)
+                    } else if frameLength <= scratch.count {
+                        scratch.copyMemory(from: UnsafeRawBufferPointer(frame))
+                        if case .reply(let replyLength) = body(scratch, frameLength) { reply(fd, scratch, replyLength, message: i) }
+                    }
                 }
             }
             handled += Int(n)
         }
         nextSocket = (nextSocket + 1) % max(1, sockets.count)
         return handled
+    }
+
+    private func reply(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ length: Int, message i: Int) {
+        var addressLength: UInt32 = 0
+        let from = netft_udp_batch_addr(rx, UInt32(i), &addressLength)
+        if sendto(fd, buffer.baseAddress, length, Int32(MSG_DONTWAIT), from, addressLength) < 0 { sendErrors &+= 1 }
     }
 
     public var largestFrame: Int { UDPPort.bufferSize }
@@ -124,8 +174,21 @@ public final class UDPPort: DataplanePort {
         while start < queued {
             var end = start + 1
             while end < queued && queuedLinks[end] == queuedLinks[start] { end += 1 }
-            let sent = netft_udp_send(sockets[queuedLinks[start]], tx, UInt32(start), UInt32(end - start))
+            let fd = sockets[queuedLinks[start]]
+            var sent: Int32
+            if segmentOffload {
+                sent = netft_udp_send_gso(fd, tx, UInt32(start), UInt32(end - start))
+                // A device or kernel without UDP GSO: one datagram per frame from now on.
+                if sent == -EIO || sent == -EINVAL || sent == -EOPNOTSUPP {
+                    segmentOffload = false
+                    sent = netft_udp_send(fd, tx, UInt32(start), UInt32(end - start))
+                }
+            } else {
+                sent = netft_udp_send(fd, tx, UInt32(start), UInt32(end - start))
+            }
             if sent < end - start { sendErrors &+= UInt64(end - start - max(0, Int(sent))) }
+            counters.sentFrames &+= UInt64(max(0, sent))
+            counters.sendCalls &+= UInt64(segmentOffload ? netft_udp_batch_messages_sent(tx) : UInt32(max(0, sent)))
             start = end
         }
         queued = 0

@@ -43,6 +43,16 @@ public final class XDPPort: DataplanePort {
         public var txFull: UInt64 = 0
         /// Sends refused because the UMEM had no free frame even after reclaiming completions.
         public var noFrame: UInt64 = 0
+        /// Data frames (not heartbeats or acks) by the path they took, both ways:
+        /// what proves the fast path carried the traffic.
+        public var dataViaAFXDP: UInt64 = 0
+        public var dataViaKernel: UInt64 = 0
+    }
+
+    /// A netft frame (the UDP payload) is a data frame.
+    @inline(__always)
+    static func isData(_ netft: UnsafeRawBufferPointer, _ length: Int) -> Bool {
+        length > 5 && netft[5] == FrameType.data.rawValue
     }
 
     /// What to do when a NIC already has another XDP program.
@@ -181,7 +191,10 @@ public final class XDPPort: DataplanePort {
         // Heartbeats come through the kernel socket (the classifier passes
         // control frames): served first, with a budget of their own, so a full
         // data ring never delays them.
-        var handled = kernel.receive(limit: 64, body)
+        var handled = kernel.receive(limit: 64) { buffer, length in
+            if XDPPort.isData(UnsafeRawBufferPointer(buffer), length) { counters.dataViaKernel &+= 1 }
+            return body(buffer, length)
+        }
         for (s, socket) in sockets.enumerated() {
             guard let socket else { continue }
             var index: UInt32 = 0
@@ -196,6 +209,7 @@ public final class XDPPort: DataplanePort {
                     continue
                 }
                 let netft = UnsafeMutableRawBufferPointer(rebasing: frame[parsed.payload...])
+                if XDPPort.isData(UnsafeRawBufferPointer(netft), length - parsed.payload) { counters.dataViaAFXDP &+= 1 }
                 switch body(netft, length - parsed.payload) {
                 case .done:
                     pool.put(desc.addr)
@@ -238,11 +252,13 @@ public final class XDPPort: DataplanePort {
             return true
         }
         let link = links[out.link]
+        let data = XDPPort.isData(UnsafeRawBufferPointer(netft), out.length)
         guard sockets[out.link] != nil, let mac = neighbours[out.remote.address] else {
             // No AF_XDP socket on this NIC, or next hop unknown: the kernel
             // sends this one (and resolves the neighbour, which the control
             // plane then hands over).
             counters.viaKernel &+= 1
+            if data { counters.dataViaKernel &+= 1 }
             kernel.send { buffer in
                 buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: netft[0..<out.length]))
                 return out
@@ -253,7 +269,9 @@ public final class XDPPort: DataplanePort {
         let start = OuterHeaders.write(
             into: frame, payloadStart: OuterHeaders.headroom, payloadLength: out.length, sourceMAC: sourceMACs[out.link],
             destinationMAC: mac, source: link.address, destination: out.remote.address, sourcePort: port, destinationPort: out.remote.port)
-        transmit(on: out.link, address: address + UInt64(start), length: OuterHeaders.headroom + out.length - start)
+        if transmit(on: out.link, address: address + UInt64(start), length: OuterHeaders.headroom + out.length - start), data {
+            counters.dataViaAFXDP &+= 1
+        }
         return true
     }
 
@@ -268,17 +286,19 @@ public final class XDPPort: DataplanePort {
         }
     }
 
+    /// Queues one frame on link `s`'s TX ring; false when it was dropped (ring full).
     @inline(__always)
-    private func transmit(on s: Int, address: UInt64, length: Int) {
+    @discardableResult
+    private func transmit(on s: Int, address: UInt64, length: Int) -> Bool {
         guard let socket = sockets[s] else {
             pool.put(address)
-            return
+            return false
         }
         var index: UInt32 = 0
         guard netft_xsk_tx_reserve(socket, 1, &index) == 1 else {
             counters.txFull &+= 1
             pool.put(address)
-            return
+            return false
         }
         let desc = netft_xsk_tx_desc(socket, index)!
         desc.pointee.addr = address
@@ -287,6 +307,7 @@ public final class XDPPort: DataplanePort {
         netft_xsk_tx_submit(socket, 1)
         pendingTX[s] += 1
         counters.tx &+= 1
+        return true
     }
 
     public func flush() {

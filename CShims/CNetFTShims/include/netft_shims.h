@@ -108,6 +108,8 @@ void netft_xsk_comp_release(struct netft_xsk *x, uint32_t n);
 /* Opens /dev/net/tun as name (may be a pattern like "netft%d") with IFF_* flags;
  * writes the kernel's chosen name to actual (IFNAMSIZ bytes). Returns fd or -errno. */
 int netft_tun_open(const char *name, int flags, char *actual);
+/* TUNSETOFFLOAD with TUN_F_* flags (checksum, TSO4/6, USO4/6). */
+int netft_tun_set_offload(int fd, unsigned int flags);
 
 /* ---- libpcap ----
  * Behind an opaque handle: pcap/bpf.h (classic BPF) and linux/bpf.h both
@@ -203,6 +205,14 @@ const struct sockaddr *netft_udp_batch_addr(const struct netft_udp_batch *b, uns
 void netft_udp_batch_set(struct netft_udp_batch *b, unsigned i, uint32_t len, const struct sockaddr *to, uint32_t tolen);
 /* Sends messages start..start+n-1; how many went, or -errno. */
 int netft_udp_send(int fd, struct netft_udp_batch *b, unsigned start, unsigned n);
+/* UDP_GRO on a socket: recvmmsg may return runs of same-size datagrams as one message. */
+int netft_udp_enable_gro(int fd);
+/* The segment size of received message i (UDP_GRO), 0 for a single datagram. */
+uint32_t netft_udp_batch_gso_size(const struct netft_udp_batch *b, unsigned i);
+/* Sends entries [start, start+n) with UDP_SEGMENT where runs allow; returns entries sent or -errno. */
+int netft_udp_send_gso(int fd, struct netft_udp_batch *b, unsigned start, unsigned n);
+/* Messages (datagrams or GSO runs) the last netft_udp_send_gso sent. */
+unsigned netft_udp_batch_messages_sent(const struct netft_udp_batch *b);
 
 /* ---- signals ---- */
 /* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and returns a signalfd for them. */

@@ -1,0 +1,35 @@
+/// The per-peer data streams, kept in an array found through a fixed index.
+/// Not a `[NodeID: DataStream]`: mutating a struct inside a Dictionary goes
+/// through its `_modify` coroutine, whose frame (the stream is large) is
+/// heap-allocated on every call; two per frame sent and two per frame received.
+public struct StreamTable: Sendable {
+    private var streams: [DataStream]
+    private let slots: [NodeID: Int]
+    public let peers: [NodeID]
+
+    init(peers: [NodeID]) {
+        self.peers = peers
+        streams = Array(repeating: DataStream(), count: peers.count)
+        var slots: [NodeID: Int] = [:]
+        for (i, peer) in peers.enumerated() { slots[peer] = i }
+        self.slots = slots
+    }
+
+    public subscript(peer: NodeID) -> DataStream? {
+        guard let i = slots[peer] else { return nil }
+        return streams[i]
+    }
+
+    /// Changes `peer`'s stream where it lives; nil for an unknown peer.
+    @inline(__always)
+    @discardableResult
+    mutating func update<R>(_ peer: NodeID, _ body: (inout DataStream) -> R) -> R? {
+        guard let i = slots[peer] else { return nil }
+        return streams.withUnsafeMutableBufferPointer { body(&$0[i]) }
+    }
+
+    /// Every (peer, stream).
+    public func forEach(_ body: (NodeID, DataStream) -> Void) {
+        for (i, peer) in peers.enumerated() { body(peer, streams[i]) }
+    }
+}
