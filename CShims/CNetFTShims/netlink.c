@@ -90,6 +90,9 @@ static int parse_link(const struct nlmsghdr *nlh, struct parse_ctx *p)
 			if (mnl_attr_get_payload_len(attr) == 6)
 				memcpy(link.mac, mnl_attr_get_payload(attr), 6);
 			break;
+		case IFLA_NUM_RX_QUEUES:
+			link.rx_queues = mnl_attr_get_u32(attr);
+			break;
 		}
 	}
 	if (p->link_cb)

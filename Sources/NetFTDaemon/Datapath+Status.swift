@@ -62,6 +62,7 @@ extension Datapath {
                 drops["xsk_\(st.link)_fill_ring_empty"] = st.fillEmpty
                 drops["xsk_\(st.link)_rx_ring_full"] = st.rxFull
             }
+            for q in xdp.queueReceived() { datapath["af_xdp_rx_frames_\(q.link)_q\(q.queue)"] = q.frames }
             for (link, stats) in xdp.classifierStats() {
                 datapath["classifier_\(link)_steered"] = stats.counts[.steered] ?? 0
                 datapath["classifier_\(link)_pass_control"] = stats.counts[.passControl] ?? 0

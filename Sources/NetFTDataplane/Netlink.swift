@@ -13,6 +13,8 @@ public final class Netlink {
         public var hasCarrier: Bool
         public var mtu: UInt32
         public var mac: [UInt8]
+        /// Receive queues (RSS spreads flows over them); 1 when not reported.
+        public var rxQueues: UInt32 = 1
         /// Administratively up with carrier: what "link up" means for a route.
         public var isOperational: Bool { isUp && hasCarrier }
     }
@@ -137,7 +139,7 @@ public final class Netlink {
         return Link(
             index: l.ifindex, name: name, isUp: l.flags & UInt32(IFF_UP) != 0,
             hasCarrier: l.flags & UInt32(0x10000) != 0,  // IFF_LOWER_UP
-            mtu: l.mtu, mac: withUnsafeBytes(of: l.mac, Array.init))
+            mtu: l.mtu, mac: withUnsafeBytes(of: l.mac, Array.init), rxQueues: max(1, l.rx_queues))
     }
 
     static func address(_ a: netft_nl_addr) -> Address {

@@ -3,11 +3,12 @@ import Glibc
 import NetFTCore
 
 /// The fast dataplane: the XDP classifier on every link steers netft data
-/// frames into an AF_XDP socket per link, all sharing one UMEM. Frames are
+/// frames into an AF_XDP socket per receive queue of every link (RSS spreads
+/// flows over a multi-queue NIC's queues), all sharing one UMEM. Frames are
 /// parsed, answered and sent in place in UMEM frames; packets from the virtual
 /// adapter are read straight into a UMEM frame behind room for the outer
 /// headers. Heartbeats and hellos, and frames the classifier leaves to the
-/// kernel (another RX queue, a fragment), arrive through the UDP sockets kept
+/// kernel (a fragment), arrive through the UDP sockets kept
 /// open beside, which also carry the rare frame whose next-hop MAC is unknown,
 /// and every frame of a NIC that another XDP program occupies.
 public final class XDPPort: DataplanePort {
@@ -18,12 +19,28 @@ public final class XDPPort: DataplanePort {
     /// The kernel UDP sockets, one per link: control frames, and the fallback.
     let kernel: UDPPort
     private var classifiers: [XDPClassifier?] = []
-    /// Per link: its AF_XDP socket, or nil when the link uses the kernel socket.
-    private var sockets: [OpaquePointer?] = []
+    /// Every AF_XDP socket: one per receive queue of each link that has a classifier.
+    private var queues: [Queue] = []
+    /// Per link: the socket that transmits (its queue 0), or nil when the link uses the kernel socket.
+    private var transmitters: [Int?] = []
     private var sourceMACs: [UInt64] = []
-    private var pendingTX: [UInt32]
-    /// Frames each socket's fill ring holds now (given to the kernel, not yet received).
-    private var inFill: [Int]
+    /// Per socket: descriptors queued on its TX ring since the last kick.
+    private var pendingTX: [UInt32] = []
+
+    struct Queue {
+        let link: Int
+        let queue: UInt32
+        let handle: OpaquePointer
+        /// Frames its fill ring holds now (given to the kernel, not yet received).
+        var inFill = 0
+        /// Frames received on this queue.
+        var received: UInt64 = 0
+    }
+
+    /// Frames each AF_XDP socket received, by link and queue: proof every queue is served.
+    public func queueReceived() -> [(link: String, queue: UInt32, frames: UInt64)] {
+        queues.map { (links[$0.link].name, $0.queue, $0.received) }
+    }
     /// Next-hop MAC by remote address, as the control plane last handed it.
     private var neighbours: [IPAddress: UInt64] = [:]
     public let bindMode: AFXDPSocket.BindMode
@@ -63,7 +80,10 @@ public final class XDPPort: DataplanePort {
         case refuse
     }
 
-    public var descriptors: [Int32] { sockets.compactMap { $0.map(netft_xsk_fd) } + kernel.descriptors }
+    public var descriptors: [Int32] { queues.map { netft_xsk_fd($0.handle) } + kernel.descriptors }
+
+    /// Per link: how many receive queues have an AF_XDP socket (0: the kernel socket carries the link).
+    public var boundQueues: [Int] { links.indices.map { l in queues.count { $0.link == l } } }
 
     /// The largest netft frame a UMEM frame carries both ways: outbound behind
     /// the outer-header headroom, inbound after the kernel's XDP headroom.
@@ -82,49 +102,42 @@ public final class XDPPort: DataplanePort {
         let netlink = try Netlink()
         pool = try UMEMPool(frameCount: umemFrames, ringSize: ringSize)
         kernel = try UDPPort(links: links, port: port)
-        pendingTX = Array(repeating: 0, count: links.count)
-        inFill = Array(repeating: 0, count: links.count)
         fillTarget = ringSize
         var mode = AFXDPSocket.BindMode.copy
         do {
             let known = try netlink.links()
-            for link in links {
-                sourceMACs.append(OuterHeaders.mac(known.first { $0.index == link.index }?.mac ?? []))
+            for (l, link) in links.enumerated() {
+                let info = known.first { $0.index == link.index }
+                sourceMACs.append(OuterHeaders.mac(info?.mac ?? []))
                 let classifier = try XDPClassifier(port: port)
                 do {
                     try XDPPort.attach(classifier, to: link.name, pinRoot: pinRoot, notes: &attachNotes)
                 } catch let error where error.errno == EBUSY && occupied == .useKernelSocket {
                     classifiers.append(nil)
-                    sockets.append(nil)
+                    transmitters.append(nil)
                     fallbackReasons.append(error.attempted)
                     continue
                 }
                 classifiers.append(classifier)
                 fallbackReasons.append(nil)
-                var handle: OpaquePointer?
-                // Zero-copy where the driver can; veth refuses it (EOPNOTSUPP), so copy mode.
-                var options = netft_xsk_options(
-                    queue: 0, frame_size: UInt32(pool.frameSize), frame_count: UInt32(pool.frameCount), ring_size: ringSize,
-                    bind_flags: UInt16(XDP_ZEROCOPY) | UInt16(XDP_USE_NEED_WAKEUP))
-                var result = netft_xsk_create_shared(link.name, pool.handle, pool.area, &options, &handle)
-                if result != 0 {
-                    options.bind_flags = UInt16(XDP_COPY) | UInt16(XDP_USE_NEED_WAKEUP)
-                    result = netft_xsk_create_shared(link.name, pool.handle, pool.area, &options, &handle)
-                } else {
-                    mode = .zeroCopy
+                // A socket on every receive queue: a frame on a queue without one would take the kernel path.
+                let count = min(info?.rxQueues ?? 1, UInt32(NETFT_XSKMAP_MAX))
+                for q in 0..<count {
+                    let handle = try XDPPort.bind(link.name, queue: q, pool: pool, ringSize: ringSize, mode: &mode)
+                    if q == 0 { transmitters.append(queues.count) }
+                    queues.append(Queue(link: l, queue: q, handle: handle))
+                    try classifier.register(socketFD: netft_xsk_fd(handle), queue: q)
                 }
-                try check("bind AF_XDP socket on \(link.name) queue 0", result)
-                sockets.append(handle!)
-                try classifier.register(socketFD: netft_xsk_fd(handle!), queue: 0)
             }
         } catch {
-            for case let s? in sockets { netft_xsk_destroy(s) }
-            sockets.removeAll()
+            for q in queues { netft_xsk_destroy(q.handle) }
+            queues.removeAll()
             for case let c? in classifiers { try? c.detach() }
             throw error
         }
         bindMode = mode
-        for s in sockets.indices { refill(s) }
+        pendingTX = Array(repeating: 0, count: queues.count)
+        for q in queues.indices { refill(q) }
         neighbours = XDPPort.neighbourTable(netlink: netlink, links: links)
     }
 
@@ -140,19 +153,37 @@ public final class XDPPort: DataplanePort {
         }
     }
 
+    /// Binds one socket on `name`/`queue` in the shared UMEM: zero-copy where
+    /// the driver can; veth refuses it (EOPNOTSUPP), so copy mode.
+    static func bind(_ name: String, queue: UInt32, pool: UMEMPool, ringSize: UInt32, mode: inout AFXDPSocket.BindMode) throws(SystemError) -> OpaquePointer {
+        var handle: OpaquePointer?
+        var options = netft_xsk_options(
+            queue: queue, frame_size: UInt32(pool.frameSize), frame_count: UInt32(pool.frameCount), ring_size: ringSize,
+            bind_flags: UInt16(XDP_ZEROCOPY) | UInt16(XDP_USE_NEED_WAKEUP))
+        var result = netft_xsk_create_shared(name, pool.handle, pool.area, &options, &handle)
+        if result != 0 {
+            options.bind_flags = UInt16(XDP_COPY) | UInt16(XDP_USE_NEED_WAKEUP)
+            result = netft_xsk_create_shared(name, pool.handle, pool.area, &options, &handle)
+        } else {
+            mode = .zeroCopy
+        }
+        try check("bind AF_XDP socket on \(name) queue \(queue)", result)
+        return handle!
+    }
+
     deinit {
-        for case let s? in sockets { netft_xsk_destroy(s) }
+        for q in queues { netft_xsk_destroy(q.handle) }
         for case let c? in classifiers { try? c.detach() }
     }
 
-    /// The kernel's per-socket drop counters, per link with an AF_XDP socket:
-    /// (rx dropped, rx ring full, fill ring empty, tx invalid).
+    /// The kernel's per-socket drop counters, per AF_XDP socket (named
+    /// `eth0`, `eth0_q1`, ...): (rx dropped, rx ring full, fill ring empty, tx invalid).
     public func socketStatistics() -> [(link: String, dropped: UInt64, rxFull: UInt64, fillEmpty: UInt64, txInvalid: UInt64)] {
-        zip(links, sockets).compactMap { link, socket in
-            guard let socket else { return nil }
+        queues.map { q in
             var st = xdp_statistics()
-            _ = netft_xsk_statistics(socket, &st)
-            return (link.name, st.rx_dropped, st.rx_ring_full, st.rx_fill_ring_empty_descs, st.tx_invalid_descs)
+            _ = netft_xsk_statistics(q.handle, &st)
+            let name = links[q.link].name + (q.queue == 0 ? "" : "_q\(q.queue)")
+            return (name, st.rx_dropped, st.rx_ring_full, st.rx_fill_ring_empty_descs, st.tx_invalid_descs)
         }
     }
 
@@ -166,9 +197,9 @@ public final class XDPPort: DataplanePort {
     /// frames. Done each pass; libxdp's reserve is all or nothing, so it never
     /// asks for more than is free.
     private func refill(_ s: Int) {
-        guard let socket = sockets[s] else { return }
-        let share = pool.frameCount / 2 / max(1, sockets.count(where: { $0 != nil }))
-        let room = min(Int(fillTarget), share) - inFill[s]
+        let socket = queues[s].handle
+        let share = pool.frameCount / 2 / max(1, queues.count)
+        let room = min(Int(fillTarget), share) - queues[s].inFill
         guard room > 0 else { return }
         // nb_free answers every free slot once at least the asked number are free: clamp.
         let want = min(netft_xsk_fill_free(socket, UInt32(min(room, pool.freeCount))), UInt32(min(room, pool.freeCount)))
@@ -177,7 +208,7 @@ public final class XDPPort: DataplanePort {
         let got = netft_xsk_fill_reserve(socket, want, &index)
         for i in 0..<got { netft_xsk_fill_set(socket, index &+ i, pool.take()!) }
         netft_xsk_fill_submit(socket, got)
-        inFill[s] += Int(got)
+        queues[s].inFill += Int(got)
     }
 
     private func reclaim(_ socket: OpaquePointer) {
@@ -195,8 +226,8 @@ public final class XDPPort: DataplanePort {
             if XDPPort.isData(UnsafeRawBufferPointer(buffer), length) { counters.dataViaKernel &+= 1 }
             return body(buffer, length)
         }
-        for (s, socket) in sockets.enumerated() {
-            guard let socket else { continue }
+        for s in queues.indices {
+            let socket = queues[s].handle
             var index: UInt32 = 0
             let count = netft_xsk_rx_peek(socket, UInt32(max(0, min(limit - handled, 256))), &index)
             for i in 0..<count {
@@ -216,14 +247,15 @@ public final class XDPPort: DataplanePort {
                 case .reply(let replyLength):
                     if parsed.plain {
                         OuterHeaders.turnAround(frame, payloadStart: parsed.payload, payloadLength: replyLength)
-                        transmit(on: s, address: desc.addr, length: parsed.payload + replyLength)
+                        transmit(on: queues[s].link, address: desc.addr, length: parsed.payload + replyLength)
                     } else {
                         pool.put(desc.addr)
                     }
                 }
             }
             netft_xsk_rx_release(socket, count)
-            inFill[s] -= Int(count)
+            queues[s].inFill -= Int(count)
+            queues[s].received &+= UInt64(count)
             counters.rx &+= UInt64(count)
             handled += Int(count)
             reclaim(socket)
@@ -235,7 +267,7 @@ public final class XDPPort: DataplanePort {
     /// A free UMEM frame; completions are reclaimed first when the pool is empty.
     private func takeFrame() -> UInt64? {
         if let address = pool.take() { return address }
-        for case let s? in sockets { reclaim(s) }
+        for q in queues { reclaim(q.handle) }
         return pool.take()
     }
 
@@ -253,7 +285,7 @@ public final class XDPPort: DataplanePort {
         }
         let link = links[out.link]
         let data = XDPPort.isData(UnsafeRawBufferPointer(netft), out.length)
-        guard sockets[out.link] != nil, let mac = neighbours[out.remote.address] else {
+        guard transmitters[out.link] != nil, let mac = neighbours[out.remote.address] else {
             // No AF_XDP socket on this NIC, or next hop unknown: the kernel
             // sends this one (and resolves the neighbour, which the control
             // plane then hands over).
@@ -276,7 +308,7 @@ public final class XDPPort: DataplanePort {
     }
 
     public func sendControl(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) {
-        if pool.freeCount == 0 { for case let s? in sockets { reclaim(s) } }
+        if pool.freeCount == 0 { for q in queues { reclaim(q.handle) } }
         if pool.freeCount > 0 {
             send(body)
         } else {
@@ -286,14 +318,15 @@ public final class XDPPort: DataplanePort {
         }
     }
 
-    /// Queues one frame on link `s`'s TX ring; false when it was dropped (ring full).
+    /// Queues one frame on link `link`'s TX ring; false when it was dropped (ring full).
     @inline(__always)
     @discardableResult
-    private func transmit(on s: Int, address: UInt64, length: Int) -> Bool {
-        guard let socket = sockets[s] else {
+    private func transmit(on link: Int, address: UInt64, length: Int) -> Bool {
+        guard let s = transmitters[link] else {
             pool.put(address)
             return false
         }
+        let socket = queues[s].handle
         var index: UInt32 = 0
         guard netft_xsk_tx_reserve(socket, 1, &index) == 1 else {
             counters.txFull &+= 1
@@ -311,8 +344,8 @@ public final class XDPPort: DataplanePort {
     }
 
     public func flush() {
-        for s in sockets.indices where pendingTX[s] > 0 {
-            guard let socket = sockets[s] else { continue }
+        for s in queues.indices where pendingTX[s] > 0 {
+            let socket = queues[s].handle
             pendingTX[s] = 0
             // Copy mode sends at most 32 frames per kick and answers EAGAIN while more wait.
             var attempts = 0

@@ -30,6 +30,8 @@ public final class ClusterFabric {
         public var daemonArguments: [String] = []
         /// MTU of every lab link (veths and bridges).
         public var mtu: UInt32 = 1500
+        /// Receive and transmit queues of every node's veth (a multi-queue NIC).
+        public var queues = 1
         /// Where the fabric records itself while it exists, so `netft lab --down`
         /// finds it even after this process was killed (nil: no record).
         public var recordDirectory: String?
@@ -118,7 +120,8 @@ public final class ClusterFabric {
             for k in 0..<spec.networks {
                 let ifname = "eth\(k)"
                 let port = "n\(i + 1)"
-                try Shell.run(["ip", "-n", ns, "link", "add", ifname, "mtu", "\(spec.mtu)", "type", "veth", "peer", "name", port, "mtu", "\(spec.mtu)", "netns", switches[k]])
+                let q = ["numtxqueues", "\(spec.queues)", "numrxqueues", "\(spec.queues)"]
+                try Shell.run(["ip", "-n", ns, "link", "add", ifname, "mtu", "\(spec.mtu)"] + q + ["type", "veth", "peer", "name", port, "mtu", "\(spec.mtu)"] + q + ["netns", switches[k]])
                 try Shell.run(["ip", "-n", switches[k], "link", "set", port, "master", "br0", "up"])
                 let address = Self.address(network: k, node: i)
                 try Shell.run(["ip", "-n", ns, "addr", "add", "\(address)/24", "dev", ifname])
@@ -268,6 +271,26 @@ public final class ClusterFabric {
     @discardableResult
     public func exec(_ name: String, _ arguments: [String]) -> Bool {
         (try? Shell.run(["nsenter", "--net=\(NetworkNamespace.path(node(name).namespace))"] + arguments)) != nil
+    }
+
+    /// Makes the switch of network `k` deliver everything it sends to `node`
+    /// on that node's receive queue `queue`, as RSS on a multi-queue NIC would
+    /// for some flows: a veth hands a frame to the peer queue it was sent on,
+    /// and XPS on the switch port sends from every CPU on that queue only.
+    public func steerToQueue(_ node: String, network k: Int, queue: Int) throws {
+        guard let i = nodes.firstIndex(where: { $0.name == node }) else { throw LabError("no node \(node)") }
+        let port = "n\(i + 1)"
+        // Every CPU, as sysfs writes a cpumask: 32-bit hex words, comma-separated.
+        let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
+        let words = (0..<((cpus + 31) / 32)).reversed().map { w in
+            String(UInt32(truncatingIfNeeded: cpus - w * 32 >= 32 ? UInt64(UInt32.max) : (UInt64(1) << UInt64(cpus - w * 32)) - 1), radix: 16)
+        }
+        let all = words.joined(separator: ",")
+        var script = ""
+        for t in 0..<spec.queues {
+            script += "echo \(t == queue ? all : "0") > /sys/class/net/\(port)/queues/tx-\(t)/xps_cpus; "
+        }
+        try Shell.run(["ip", "netns", "exec", switches[k], "sh", "-c", script])
     }
 
     /// A silent cut: the switch of network `k` drops everything `name` sends or

@@ -151,6 +151,7 @@ struct netft_nl_link {
 	unsigned int mtu;
 	int operstate;        /* IF_OPER_* */
 	uint8_t mac[6];
+	unsigned int rx_queues; /* IFLA_NUM_RX_QUEUES (0: not reported) */
 };
 struct netft_nl_addr {
 	int ifindex;
