@@ -142,24 +142,30 @@ final class Datapath {
             let wait = deadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, UInt64(limit))) : 0 } ?? limit
             for i in fds.indices { fds[i].revents = 0 }
             _ = poll(&fds, nfds_t(fds.count), wait)
+            for i in 0..<adapterSlot where fds[i].revents != 0 { port.readable(fds[i].fd) }
             // Drain frames and packets until both are quiet, so a busy tunnel
             // still gets its heartbeats out each pass.
             var passes = 0
             var work = true
             while work && passes < 64 {
                 passes += 1
-                let mallocsBefore = mallocCount?() ?? 0
+                var mallocs = mallocCount?() ?? 0
                 let received = receiveFrames()
-                if engine.table.hasPendingEvents { handleEvents() }
+                if engine.table.hasPendingEvents {
+                    // Events (a failover's resend and its log lines) are not the packet path.
+                    counters.hotPathMallocs &+= (mallocCount?() ?? 0) &- mallocs
+                    handleEvents()
+                    mallocs = mallocCount?() ?? 0
+                }
                 let (forwarded, starved) = forwardAdapterPackets()
                 backedOff = starved
                 work = received + forwarded > 0 && !starved
+                port.flush()
                 if received + forwarded > 0, let mallocCount {
-                    // Only the frame and packet handling: heartbeats, events and commands are apart.
-                    counters.hotPathMallocs &+= mallocCount() &- mallocsBefore
+                    // Frames in, packets out and the flush that sends them; heartbeats and commands are apart.
+                    counters.hotPathMallocs &+= mallocCount() &- mallocs
                     counters.hotPathPackets &+= UInt64(received + forwarded)
                 }
-                port.flush()
                 sendHeartbeats(&requests)
                 if engine.table.hasPendingEvents { handleEvents() }
                 sendAcks()

@@ -60,6 +60,10 @@ public protocol DataplanePort: AnyObject {
     func sendControl(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?)
     /// Sends everything queued.
     func flush()
+    /// poll(2) found `descriptor` readable. A socket dataplane reads a socket
+    /// again only after this once a read came back short, so an idle socket
+    /// costs no syscall per pass.
+    func readable(_ descriptor: Int32)
     /// The largest netft frame (UDP payload) a buffer can hold, both ways:
     /// the virtual adapter's MTU is never larger than this allows.
     var largestFrame: Int { get }
@@ -75,4 +79,5 @@ extension DataplanePort {
     /// The kernel resolves next hops for socket dataplanes.
     public func updateNeighbours(_ table: [IPAddress: UInt64]) {}
     public func updateSourceMAC(link: Int, mac: UInt64) {}
+    public func readable(_ descriptor: Int32) {}
 }

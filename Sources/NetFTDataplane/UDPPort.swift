@@ -15,6 +15,8 @@ public final class UDPPort: DataplanePort {
     public let links: [DataplaneLink]
     public let port: UInt16
     private var sockets: [Int32] = []
+    /// Per socket: its last read came back short, so it waits for poll to say readable.
+    private var drained: [Bool] = []
     private let batchSize = 64
     static let bufferSize = 2048
     /// Receive: fewer messages, each room for a GRO run of 64 KB.
@@ -63,6 +65,11 @@ public final class UDPPort: DataplanePort {
                 throw error
             }
         }
+        drained = Array(repeating: false, count: sockets.count)
+    }
+
+    public func readable(_ descriptor: Int32) {
+        if let s = sockets.firstIndex(of: descriptor) { drained[s] = false }
     }
 
     deinit {
@@ -108,8 +115,11 @@ public final class UDPPort: DataplanePort {
         // Round-robin over the sockets so one busy link cannot starve another.
         for step in 0..<sockets.count where handled < limit {
             let s = (nextSocket + step) % sockets.count
+            guard !drained[s] else { continue }
             let fd = sockets[s]
-            let n = netft_udp_recv(fd, rx, UInt32(min(rxBatchSize, limit - handled)))
+            let asked = min(rxBatchSize, limit - handled)
+            let n = netft_udp_recv(fd, rx, UInt32(asked))
+            if n < asked { drained[s] = true }
             guard n > 0 else { continue }
             for i in 0..<Int(n) {
                 let slot = UnsafeMutableRawBufferPointer(rebasing: rxBuffers[(i * UDPPort.rxBufferSize)..<((i + 1) * UDPPort.rxBufferSize)])

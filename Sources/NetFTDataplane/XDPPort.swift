@@ -121,9 +121,15 @@ public final class XDPPort: DataplanePort {
                 classifiers.append(classifier)
                 fallbackReasons.append(nil)
                 // A socket on every receive queue: a frame on a queue without one would take the kernel path.
+                // Netlink gives the queues allocated; the bind refuses (EINVAL) past those in use.
                 let count = min(info?.rxQueues ?? 1, UInt32(NETFT_XSKMAP_MAX))
                 for q in 0..<count {
-                    let handle = try XDPPort.bind(link.name, queue: q, pool: pool, ringSize: ringSize, mode: &mode)
+                    let handle: OpaquePointer
+                    do {
+                        handle = try XDPPort.bind(link.name, queue: q, pool: pool, ringSize: ringSize, mode: &mode)
+                    } catch let error where q > 0 && error.errno == EINVAL {
+                        break
+                    }
                     if q == 0 { transmitters.append(queues.count) }
                     queues.append(Queue(link: l, queue: q, handle: handle))
                     try classifier.register(socketFD: netft_xsk_fd(handle), queue: q)
@@ -359,6 +365,9 @@ public final class XDPPort: DataplanePort {
     }
 
     public func updateNeighbours(_ table: [IPAddress: UInt64]) { neighbours = table }
+
+    /// AF_XDP rings are read without a syscall; only the kernel sockets wait for poll.
+    public func readable(_ descriptor: Int32) { kernel.readable(descriptor) }
 
     public func updateSourceMAC(link: Int, mac: UInt64) {
         guard sourceMACs.indices.contains(link) else { return }

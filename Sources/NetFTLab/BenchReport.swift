@@ -16,6 +16,8 @@ public struct BenchReport: Codable, Sendable {
         public var min: Double
         public var median: Double
         public var max: Double
+        /// Why this figure does not measure what its name says (nil: it does).
+        public var invalid: String?
 
         public init(name: String, unit: String, runs: [Double]) {
             self.name = name
@@ -60,7 +62,8 @@ public struct BenchReport: Codable, Sendable {
         var out = "Machine: \(machine.cpu_count) x \(machine.cpu_model), Linux \(machine.kernel); netft \(netft_version)\(quick ? " (--quick)" : "").\n\n"
         out += "| figure | unit | min | median | max | runs |\n|---|---|---:|---:|---:|---:|\n"
         for f in results {
-            out += "| `\(f.name)` | \(f.unit) | \(Self.format(f.min)) | \(Self.format(f.median)) | \(Self.format(f.max)) | \(f.runs.count) |\n"
+            let name = f.invalid.map { "`\(f.name)` **invalid: \($0)**" } ?? "`\(f.name)`"
+            out += "| \(name) | \(f.unit) | \(Self.format(f.min)) | \(Self.format(f.median)) | \(Self.format(f.max)) | \(f.runs.count) |\n"
         }
         out += "\nRatios of medians, same run:\n\n| ratio | value |\n|---|---:|\n"
         for size in ["64", "1400"] {
@@ -69,7 +72,40 @@ public struct BenchReport: Codable, Sendable {
         }
         out += "| TCP xdp / udp | \(ratio("throughput.tcp_gbps.xdp", "throughput.tcp_gbps.udp")) |\n"
         out += "| TCP xdp / veth | \(ratio("throughput.tcp_gbps.xdp", "throughput.tcp_gbps.veth")) |\n"
+        out += "| TCP encrypt / sign (xdp) | \(ratio("throughput.tcp_gbps.xdp.encrypt", "throughput.tcp_gbps.xdp")) |\n"
+        let goals = self.goals()
+        if !goals.isEmpty {
+            out += "\nGoals (ratios of medians in this run):\n\n| goal | value | |\n|---|---:|---|\n"
+            for g in goals { out += "| \(g.goal) | \(g.value) | \(g.met ? "met" : "**not met**") |\n" }
+        }
         if !notes.isEmpty { out += "\nNotes:\n\n" + notes.map { "- \($0)\n" }.joined() }
+        return out
+    }
+
+    /// The datapath goals (issue 12), each met or not in this run; a goal
+    /// whose figures are missing or invalid is not listed.
+    public func goals() -> [(goal: String, value: String, met: Bool)] {
+        var out: [(String, String, Bool)] = []
+        func median(_ name: String) -> Double? {
+            guard let f = figure(name), f.invalid == nil else { return nil }
+            return f.median
+        }
+        func ratioGoal(_ goal: String, _ a: String, _ b: String, atLeast bound: Double) {
+            guard let x = median(a), let y = median(b), y > 0 else { return }
+            out.append((goal, String(format: "%.2f", x / y), x / y >= bound))
+        }
+        ratioGoal("TCP xdp >= 25% of plain veth", "throughput.tcp_gbps.xdp", "throughput.tcp_gbps.veth", atLeast: 0.25)
+        ratioGoal("TCP udp >= 20% of plain veth", "throughput.tcp_gbps.udp", "throughput.tcp_gbps.veth", atLeast: 0.20)
+        ratioGoal("TCP xdp >= udp", "throughput.tcp_gbps.xdp", "throughput.tcp_gbps.udp", atLeast: 1)
+        ratioGoal("64 B pps xdp >= udp", "throughput.pps.64.xdp", "throughput.pps.64.udp", atLeast: 1)
+        ratioGoal("1400 B pps xdp >= udp", "throughput.pps.1400.xdp", "throughput.pps.1400.udp", atLeast: 1)
+        ratioGoal("64 B pps xdp >= 55% of plain veth", "throughput.pps.64.xdp", "throughput.pps.64.veth", atLeast: 0.55)
+        ratioGoal("TCP encrypt >= 50% of sign (xdp)", "throughput.tcp_gbps.xdp.encrypt", "throughput.tcp_gbps.xdp", atLeast: 0.5)
+        if let empty = median("datapath.fill_ring_empty.tcp.xdp") { out.append(("fill_ring_empty (TCP, xdp) = 0", Self.format(empty), empty == 0)) }
+        if let share = median("datapath.kernel_share.tcp.xdp") { out.append(("kernel_share (TCP, xdp) < 0.01", String(format: "%.4f", share), share < 0.01)) }
+        for kind in ["xdp", "udp"] {
+            if let a = median("hotpath.allocations_per_packet.\(kind)") { out.append(("0 allocations per packet, both daemons (\(kind))", String(format: "%.4f", a), a == 0)) }
+        }
         return out
     }
 

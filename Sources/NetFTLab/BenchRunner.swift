@@ -25,7 +25,7 @@ public final class BenchRunner {
     var figures: [BenchReport.Figure] = []
     var notes: [String] = []
     var seconds: Double { options.quick ? 0.4 : 2 }
-    var latencySamples: Int { options.quick ? 200 : 2000 }
+    var latencySamples: Int { options.quick ? 200 : 20_000 }
 
     public init(options: Options, binary: String, progress: @escaping (String) -> Void) {
         self.options = options
@@ -64,26 +64,35 @@ public final class BenchRunner {
                 ? [("xdp", b.virtualIPv4)]
                 : [("udp", b.virtualIPv4), ("veth", ClusterFabric.address(network: 0, node: 1))]
             for (kind, target) in kinds {
-                let mallocsBefore = fabric.status("node1")?["hot_path_mallocs"] as? Int
-                let packetsBefore = fabric.status("node1")?["hot_path_packets"] as? Int
+                let tunnel = kind != "veth"
+                let mallocsBefore = allocations(fabric)
                 for size in [64, 1400] {
+                    let before = fabric.pathCounters()
                     let runs = try repeated("\(kind): UDP \(size) B packets/s") {
                         try LoadGenerators.udpPPS(from: a.namespace, to: b.namespace, address: target, payload: size, seconds: seconds)
                     }
                     add("throughput.pps.\(size).\(kind)", "packets/s", runs)
-                    if size == 64 { peak64[kind] = BenchReport.Figure(name: "", unit: "", runs: runs).median }
+                    if size == 64 {
+                        peak64[kind] = BenchReport.Figure(name: "", unit: "", runs: runs).median
+                        if tunnel { pathFigures(fabric.pathCounters().since(before), run: "pps64", kind: kind, throughput: "throughput.pps.64.\(kind)") }
+                    }
                 }
-                if kind != "veth", let m0 = mallocsBefore, let p0 = packetsBefore,
-                    let m1 = fabric.status("node1")?["hot_path_mallocs"] as? Int, let p1 = fabric.status("node1")?["hot_path_packets"] as? Int, p1 > p0 {
-                    add("hotpath.allocations_per_packet.\(kind)", "allocations/packet", [Double(m1 - m0) / Double(p1 - p0)])
-                }
+                let before = fabric.pathCounters()
                 add("throughput.tcp_gbps.\(kind)", "Gbit/s", try repeated("\(kind): TCP Gbit/s") {
                     try LoadGenerators.tcpGbps(from: a.namespace, to: b.namespace, address: target, seconds: seconds)
                 })
+                if tunnel {
+                    pathFigures(fabric.pathCounters().since(before), run: "tcp", kind: kind, throughput: "throughput.tcp_gbps.\(kind)")
+                    // Both daemons, sender and receiver, every packet of the UDP and TCP runs.
+                    if let m0 = mallocsBefore, let m1 = allocations(fabric), m1.packets > m0.packets {
+                        add("hotpath.allocations_per_packet.\(kind)", "allocations/packet", [Double(m1.mallocs - m0.mallocs) / Double(m1.packets - m0.packets)])
+                    }
+                }
                 try latency(kind: kind, fabric: fabric, target: target, peak: peak64[kind] ?? 0)
             }
             if dataplane == .xdp { try saturated(fabric) }
         }
+        if options.groups.contains("throughput") { try encryptedTCP() }
         for profile in [ClusterConfig.Profile.fast, .default] where options.groups.contains("failover") {
             try failover(profile, lossless: false)
             try failover(profile, lossless: true)
@@ -98,15 +107,62 @@ public final class BenchRunner {
             }
             add("heartbeat.cpu_percent.routes_\(routes)", "% of one core", runs)
         }
+        if options.quick { notes.append("--quick: \(latencySamples) latency samples per run, too few for a p99.9 (which needs 20,000): not reported") }
         notes.append("CPU instructions per packet: `perf stat -e instructions` reports <not supported> on this VM; not measured.")
         if options.mallocCounter == nil { notes.append("allocations per packet not measured: libNetFTMallocCounter.so was not found beside netft") }
         return BenchReport(machine: BenchReport.currentMachine(), netft_version: "0.1.0", quick: options.quick, notes: notes, results: figures)
     }
 
+    /// Heap allocations and packets handled on the packet path, summed over every daemon (nil: no malloc counter).
+    func allocations(_ fabric: ClusterFabric) -> (mallocs: Int, packets: Int)? {
+        var total = (mallocs: 0, packets: 0)
+        for n in fabric.nodes {
+            guard let s = fabric.status(n.name), let m = s["hot_path_mallocs"] as? Int, let p = s["hot_path_packets"] as? Int else { return nil }
+            total.mallocs += m
+            total.packets += p
+        }
+        return total
+    }
+
+    /// What the counters of both daemons say about a run: which path the data
+    /// took and what the offloads did. An xdp figure whose data mostly took
+    /// the kernel socket is not an xdp figure: it is marked invalid.
+    func pathFigures(_ c: PathCounters, run: String, kind: String, throughput: String) {
+        add("datapath.segments_per_read.\(run).\(kind)", "segments/read", [c.segmentsPerRead])
+        add("datapath.segments_per_write.\(run).\(kind)", "segments/write", [c.segmentsPerWrite])
+        if kind == "xdp" {
+            add("datapath.kernel_share.\(run).xdp", "ratio", [c.kernelShare])
+            add("datapath.fill_ring_empty.\(run).xdp", "frames", [Double(c.fillRingEmpty)])
+            add("datapath.xsk_drops.\(run).xdp", "frames", [Double(c.xskDrops + c.txRingFull)])
+            if c.kernelShare > 0.05, let i = figures.firstIndex(where: { $0.name == throughput }) {
+                figures[i].invalid = String(format: "%.1f%% of the data frames took the kernel socket", c.kernelShare * 100)
+            }
+        } else {
+            add("datapath.frames_per_receive.\(run).udp", "frames/message", [c.framesPerReceive])
+            add("datapath.frames_per_send.\(run).udp", "frames/message", [c.framesPerSend])
+        }
+    }
+
+    /// TCP through the xdp tunnel with `security: encrypt`, beside the signed figure.
+    func encryptedTCP() throws {
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = .xdp
+        spec.security = .encrypt
+        progress("building a 2-node fabric with the xdp dataplane, security: encrypt")
+        let fabric = try ClusterFabric(spec: spec, binary: binary, tag: "benc")
+        defer { fabric.tearDown() }
+        try fabric.startAll()
+        guard fabric.waitAllRoutesUp(seconds: 20) else { throw LabError("routes did not come up for the encrypted bench") }
+        let a = fabric.node("node1"), b = fabric.node("node2")
+        add("throughput.tcp_gbps.xdp.encrypt", "Gbit/s", try repeated("xdp, encrypt: TCP Gbit/s") {
+            try LoadGenerators.tcpGbps(from: a.namespace, to: b.namespace, address: b.virtualIPv4, seconds: seconds)
+        })
+    }
+
     func latency(kind: String, fabric: ClusterFabric, target: IPAddress, peak: Double) throws {
         let a = fabric.node("node1"), b = fabric.node("node2")
         for (load, rate) in [("low", 0.0), ("half_peak", peak / 2)] {
-            var p50: [Double] = [], p99: [Double] = [], p999: [Double] = []
+            var p50: [Double] = [], p99: [Double] = [], p999: [Double] = [], lost: [Double] = []
             for i in 0..<options.runs {
                 progress("\(kind): round trip at \(load == "low" ? "low load" : "50% of peak (\(Int(rate)) packets/s)") (run \(i + 1)/\(options.runs))")
                 var background: NetworkNamespace.Spawned<Double>?
@@ -117,8 +173,9 @@ public final class BenchRunner {
                     }
                     usleep(200_000)
                 }
-                let samples = try LoadGenerators.udpRTT(from: a.namespace, to: b.namespace, address: target, samples: latencySamples)
-                _ = try background?.join(seconds: 30)
+                let (samples, missing) = try LoadGenerators.udpRTT(from: a.namespace, to: b.namespace, address: target, samples: latencySamples)
+                _ = try background?.join(seconds: 60)
+                lost.append(Double(missing))
                 var histogram = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
                 for s in samples { histogram.record(s) }
                 p50.append(Double(histogram.valueAtPercentile(50)) / 1000)
@@ -127,7 +184,9 @@ public final class BenchRunner {
             }
             add("latency.rtt_us.p50.\(load).\(kind)", "µs", p50)
             add("latency.rtt_us.p99.\(load).\(kind)", "µs", p99)
-            add("latency.rtt_us.p99_9.\(load).\(kind)", "µs", p999)
+            // A p99.9 needs 20,000 samples behind it; a quick run does not report one.
+            if latencySamples >= 20_000 { add("latency.rtt_us.p99_9.\(load).\(kind)", "µs", p999) }
+            add("latency.lost_probes.\(load).\(kind)", "probes", lost)
         }
     }
 
@@ -175,7 +234,9 @@ public final class BenchRunner {
             let detected = fabric.wait(seconds: 15) {
                 fabric.routes("node1").first { $0["network"] as? String == "net\(network)" }?["state"] as? String == "down"
             }
-            if detected { detect.append(Date().timeIntervalSince(cutAt) * 1000) } else { undetected += 1 }
+            // A cut never detected is not left out: it counts as the whole wait.
+            detect.append(Date().timeIntervalSince(cutAt) * 1000)
+            if !detected { undetected += 1 }
             _ = stream.waitForFlow(after: stream.now, seconds: 5)
             usleep(200_000)
             let w = stream.window(from: t0, to: stream.now)

@@ -82,7 +82,8 @@ public final class HeartbeatCost {
         process.arguments = ["--net=/run/netns/\(node)", binary, "run", "--config", "\(work)/netft.yaml", "--node", "n1",
                              "--dataplane", "xdp", "--control", "\(work)/n1.sock", "--pin-root", "\(XDPClassifier.defaultPinRoot)/\(tag)"]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: "\(work)/n1.log", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: "\(work)/n1.log")
         try process.run()
         daemon = process
         let stop = Atomic64()
@@ -105,7 +106,10 @@ public final class HeartbeatCost {
             }
             usleep(200_000)
         }
-        guard up == routes else { throw LabError("only \(up) of \(routes) synthetic routes came up") }
+        guard up == routes else {
+            let log = (try? String(contentsOfFile: "\(work)/n1.log", encoding: .utf8)) ?? ""
+            throw LabError("only \(up) of \(routes) synthetic routes came up; the daemon's log ends:\n\(log.suffix(2000))")
+        }
         let pid = process.processIdentifier
         let t0 = Self.cpuNanoseconds(pid), w0 = Date()
         usleep(UInt32(seconds * 1e6))

@@ -144,8 +144,9 @@ public enum LoadGenerators {
         return try receiver.join(seconds: 20)
     }
 
-    /// Round-trip times (ns) of `samples` sequential UDP echoes.
-    public static func udpRTT(from client: String, to server: String, address: IPAddress, samples: Int, port: UInt16 = 7300) throws -> [UInt64] {
+    /// Round-trip times (ns) of `samples` sequential UDP echoes, and how many
+    /// probes got no echo within 200 ms (lost: a result, not noise).
+    public static func udpRTT(from client: String, to server: String, address: IPAddress, samples: Int, port: UInt16 = 7300) throws -> (rtts: [UInt64], lost: Int) {
         let ready = DispatchSemaphore(value: 0)
         let done = Atomic64()
         let echo = NetworkNamespace.spawn(server) { () throws -> Void in
@@ -167,7 +168,7 @@ public enum LoadGenerators {
             done.value = 1
             _ = try? echo.join(seconds: 5)
         }
-        return try NetworkNamespace.run(client) { () throws -> [UInt64] in
+        let rtts = try NetworkNamespace.run(client) { () throws -> [UInt64] in
             let fd = try udpSocket()
             defer { close(fd) }
             var sa = socketAddress(address, port)
@@ -179,10 +180,10 @@ public enum LoadGenerators {
                 withUnsafeBytes(of: UInt32(i).bigEndian) { for j in 0..<4 { buffer[j] = $0[j] } }
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 _ = send(fd, buffer, buffer.count, 0)
-                // Wait for this sample's echo (stale ones are skipped); a lost one is retried once.
+                // Wait for this sample's echo (stale ones are skipped); a lost one is counted.
                 var got = false
+                var reply = [UInt8](repeating: 0, count: 2048)
                 while poll(&pfd, 1, 200) > 0 {
-                    var reply = [UInt8](repeating: 0, count: 2048)
                     let n = recv(fd, &reply, reply.count, 0)
                     if n >= 4 && Array(reply[0..<4]) == Array(buffer[0..<4]) {
                         got = true
@@ -193,6 +194,7 @@ public enum LoadGenerators {
             }
             return out
         }
+        return (rtts, samples - rtts.count)
     }
 }
 
