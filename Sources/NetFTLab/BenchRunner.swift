@@ -222,7 +222,12 @@ public final class BenchRunner {
         var undetected = 0
         // The fast profile's cuts are cheap: 50 of them; the Windows profile's take seconds each.
         let cuts = options.quick ? 2 : (profile == .fast ? max(50, options.failoverCuts) : options.failoverCuts)
+        // Flap damping holds a restored route back (replies needed double with each
+        // recent Down, up to 16 Delays): a cut made before the standby is Up again
+        // is total loss, not a failover, so each cut waits for every route.
+        let standbyWait: Double = profile == .fast ? 15 : 40
         for i in 0..<cuts {
+            guard fabric.waitAllRoutesUp(seconds: standbyWait) else { throw LabError("routes not all up \(Int(standbyWait)) s after cut \(i)") }
             guard let active = fabric.routes("node1").first(where: { $0["active"] as? Bool == true }),
                 let network = (active["network"] as? String).flatMap({ Int($0.dropFirst(3)) }) else { throw LabError("no active route before cut \(i + 1)") }
             let k = network - 1
@@ -243,7 +248,6 @@ public final class BenchRunner {
             recover.append(w.longestGap * 1000)
             lost.append(Double(w.lost))
             try fabric.restoreCut(network: k)
-            _ = fabric.waitAllRoutesUp(seconds: 15)
         }
         // Lossless failover is the default: its figures carry no suffix.
         let suffix = lossless ? "" : ".without_lossless"

@@ -17,8 +17,12 @@ struct DatapathTests {
         defer { fabric.tearDown() }
         let a = fabric.node("node1"), b = fabric.node("node2")
         let before = fabric.pathCounters()
+        let downs = { fabric.nodes.map { fabric.log($0.name).components(separatedBy: "Setting state to Down").count - 1 }.reduce(0, +) }
+        let downsBefore = downs()
         let result = try TCPTransfer.run(from: a.namespace, to: b.namespace, address: b.virtualIPv4, bytes: 200 << 20)
         #expect(result.bytes == 200 << 20 && result.intact, "every byte arrived intact")
+        // A saturated tunnel must not cost a heartbeat: the datapath serves them within a millisecond of a burst.
+        #expect(downs() == downsBefore, "no route went down while the tunnel was saturated")
         let sender = PathCounters(status: try #require(fabric.status("node1")))
         let receiver = PathCounters(status: try #require(fabric.status("node2")))
         let both = fabric.pathCounters().since(before)

@@ -67,6 +67,10 @@ struct FailoverTests {
             cuts = try Self.cutActiveRoute(fabric, cuts: 20)
         }
         print("[failover] \(cuts) silent cuts during TCP: \(result.bytes >> 20) MiB intact \(result.intact), longest stall \(Int(result.longestStallSeconds * 1000)) ms")
+        for n in ["node1", "node2"] {
+            let s = fabric.status(n)
+            print("[failover] \(n) drops \(s?["drops"] ?? "-") datapath \(s?["datapath"] ?? "-")")
+        }
         #expect(cuts == 20)
         #expect(result.intact && result.bytes == 1 << 30, "every byte delivered once, in order")
     }
