@@ -44,6 +44,7 @@ extension Datapath {
         ]
         drops["offload_malformed"] = counters.offloadMalformed
         drops["segment_too_large"] = counters.segmentTooLarge
+        drops["adapter_write_errors"] = counters.adapterWriteErrors
         if let retention {
             datapath["lossless_resent"] = counters.resent
             drops["lossless_unrecoverable"] = counters.unrecoverable

@@ -67,6 +67,8 @@ final class Datapath {
         var adapterReadSegments: UInt64 = 0
         /// Reads whose virtio-net header or headers could not be segmented.
         var offloadMalformed: UInt64 = 0
+        /// Adapter writes the kernel refused.
+        var adapterWriteErrors: UInt64 = 0
         /// Segments larger than a dataplane buffer (an MTU above what the adapter was given).
         var segmentTooLarge: UInt64 = 0
     }
@@ -191,7 +193,7 @@ final class Datapath {
         let handled = port.receive(limit: 256) { buffer, length in
             switch engine.receive(buffer, length: length, now: now) {
             case .deliver(let offset, let count, _, _):
-                coalescer.add(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)])) { adapter.write($0, $1) }
+                coalescer.add(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)])) { writeAdapter($0, $1) }
                 return .done
             case .reply(let replyLength, _):
                 return .reply(length: replyLength)
@@ -200,8 +202,14 @@ final class Datapath {
             }
         }
         // A run never outlives its receive batch.
-        coalescer.flush { adapter.write($0, $1) }
+        coalescer.flush { writeAdapter($0, $1) }
         return handled
+    }
+
+    /// One packet to the kernel; a refusal (a malformed coalesced packet, a full queue) is counted, never silent.
+    @inline(__always)
+    func writeAdapter(_ header: VirtioNetHeader, _ packet: UnsafeRawBufferPointer) {
+        if !adapter.write(header, packet) { counters.adapterWriteErrors &+= 1 }
     }
 
     /// Reads the adapter (a packet or a 64 KB super-packet) and sends it as
