@@ -15,7 +15,9 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible {
 public enum ConfigLoader {
     public static func load(path: String) throws(ConfigError) -> ClusterConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, line: 0, reason: "cannot read the file")
+            // The OS's reason (no such file, permission denied), not just "cannot".
+            let reason = access(path, R_OK) == 0 ? "cannot read the file" : "cannot read the file: \(String(cString: strerror(errno)))"
+            throw ConfigError(file: path, line: 0, reason: reason)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, line: 0, reason: "the file is not UTF-8 text")

@@ -14,7 +14,9 @@ public enum KeyFile {
             throw Refused(description: "key file \(path): \(String(cString: strerror(errno)))")
         }
         guard info.st_mode & 0o077 == 0 else {
-            throw Refused(description: String(format: "key file %@ is readable by others (mode %o): run chmod 600 %@", path, info.st_mode & 0o777, path))
+            // Say who can read it: the group only, or everyone.
+            let who = info.st_mode & 0o007 != 0 ? "readable by others" : "readable by its group"
+            throw Refused(description: String(format: "key file %@ is %@ (mode %o): run chmod 600 %@", path, who, info.st_mode & 0o777, path))
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Refused(description: "key file \(path): cannot read it")

@@ -67,7 +67,7 @@ struct Lab: ParsableCommand {
     }
 
     func run() throws {
-        guard getuid() == 0 else { throw ValidationError("netft lab needs root (network namespaces, XDP, TUN)") }
+        guard getuid() == 0 else { throw RuntimeFailure("netft lab needs root (network namespaces, XDP, TUN)") }
         if down {
             // Kept labs, and whatever runs that were killed left behind.
             let kept = ClusterFabric.records(in: Lab.records).filter { $0.kept.kept || !ClusterFabric.creatorAlive($0.kept) }
@@ -151,22 +151,34 @@ struct Lab: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Describe a lab left running by --keep.")
+        static let configuration = CommandConfiguration(
+            abstract: "Describe a lab left running by --keep.",
+            discussion: """
+                A table of every node: namespace, virtual addresses, control socket, log.
+                `netft lab --json show` (or `netft lab show --json`) prints it as JSON,
+                with each node's log file. Exit status 1 when no kept lab exists.
+                """)
         // `--json` after `show` is parsed as the lab's own flag.
         @ParentCommand var lab: Lab
 
         func run() throws {
-            guard let kept = Lab.loadKept() else { throw ValidationError("no kept lab (run `netft lab --keep` first)") }
+            guard let kept = Lab.loadKept() else { throw RuntimeFailure("no kept lab: run `netft lab --keep` first") }
             if lab.json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 return print(String(decoding: try encoder.encode(kept), as: UTF8.self))
             }
-            Table.print(["NODE", "NAMESPACE", "VIRTUAL IPv4", "VIRTUAL IPv6", "CONTROL"], kept.nodes.map {
-                [$0.name, $0.namespace, $0.virtual_ipv4, $0.virtual_ipv6, $0.control_socket]
+            Table.print(["NODE", "NAMESPACE", "VIRTUAL IPv4", "VIRTUAL IPv6", "CONTROL", "LOG"], kept.nodes.map {
+                [$0.name, $0.namespace, $0.virtual_ipv4, $0.virtual_ipv6, $0.control_socket, $0.log]
             })
         }
     }
+}
+
+/// A runtime problem (not a usage mistake): printed as one line, exit status 1, no usage text.
+struct RuntimeFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// The live progress line on a terminal; plain lines otherwise.

@@ -17,7 +17,8 @@ struct Run: ParsableCommand {
             until SIGTERM or SIGINT, then removes the adapter and detaches XDP.
 
             Exit status: 0 after a clean stop, 2 for a configuration refused (file,
-            line and reason are printed), 1 for anything else.
+            line and reason are printed), 1 for anything else (not root, a runtime
+            failure: the reason is printed).
             """
     )
 
@@ -40,6 +41,11 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        // Said first, in a sentence: without these every later step fails with EPERM.
+        guard geteuid() == 0 else {
+            FileHandle.standardError.write(Data("netft: netft run needs root: it creates a TUN device, loads XDP (CAP_NET_ADMIN, CAP_BPF, CAP_SYS_ADMIN for bpffs pins) and binds AF_XDP sockets (CAP_NET_RAW)\n".utf8))
+            throw ExitCode(1)
+        }
         let cluster: ClusterConfig
         do {
             cluster = try ConfigLoader.load(path: config)

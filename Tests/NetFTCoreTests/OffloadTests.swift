@@ -109,7 +109,7 @@ struct OffloadTests {
         }
     }
 
-    static func coalesce(_ packets: [[UInt8]], _ coalescer: Coalescer = Coalescer()) -> [(VirtioNetHeader, [UInt8])] {
+    static func coalesce(_ packets: [[UInt8]], _ coalescer: Coalescer = Coalescer(coalesceUDP: true)) -> [(VirtioNetHeader, [UInt8])] {
         var out: [(VirtioNetHeader, [UInt8])] = []
         let write: Coalescer.Write = { out.append(($0, Array($1))) }
         for p in packets { p.withUnsafeBytes { coalescer.add($0, write) } }
@@ -240,7 +240,7 @@ struct OffloadTests {
                 let i = Int.random(in: 0..<(input.count - 1), using: &rng)
                 if input[i][0..<40] != input[i + 1][0..<40] { input.swapAt(i, i + 1) }
             }
-            let out = try Self.coalesce(input, Coalescer(flows: 4)).map { try Self.segments($0.1, $0.0) }
+            let out = try Self.coalesce(input, Coalescer(flows: 4, coalesceUDP: true)).map { try Self.segments($0.1, $0.0) }
             for packet in out {
                 let ports = Set(packet.map { Array($0[(($0[0] >> 4 == 6) ? 40 : Int($0[0] & 0x0f) * 4)...].prefix(4)) })
                 #expect(ports.count == 1, "one flow per written packet")
@@ -252,6 +252,18 @@ struct OffloadTests {
                 #expect(unchanged, "per-flow order unchanged")
             }
         }
+    }
+
+    @Test("the daemon's coalescer leaves UDP alone: each datagram written as it came")
+    func udpIsNotCoalescedByDefault() throws {
+        var rng = SplitMix64(seed: 17)
+        var shape = Shape()
+        shape.udp = true
+        shape.payload = 5000
+        let (p, h) = Self.superPacket(shape, &rng)
+        let segs = try Self.segments(p, h)
+        let out = Self.coalesce(segs, Coalescer())
+        #expect(out.count == segs.count && out.allSatisfy { $0.0 == VirtioNetHeader() })
     }
 
     @Test("packets the coalescer does not know pass through, after what it held")

@@ -78,6 +78,14 @@ struct ConfigLoaderTests {
 
     @Test func atLeastFifteenBadConfigurations() { #expect(Self.bad.filter { $0.1 > 0 }.count >= 15) }
 
+    @Test func aMissingConfigurationSaysWhy() {
+        #expect {
+            try ConfigLoader.load(path: "/nonexistent/netft-\(getpid()).yaml")
+        } throws: { error in
+            "\(error)" == "/nonexistent/netft-\(getpid()).yaml:0: cannot read the file: No such file or directory"
+        }
+    }
+
     @Test func keyFilesReadableByOthersAreRefused() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("netft-key-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -88,6 +96,12 @@ struct ConfigLoaderTests {
             try KeyFile.load(path: key)
         } throws: { error in
             "\(error)".contains("readable by others (mode 644)")
+        }
+        chmod(key, 0o640)
+        #expect {
+            try KeyFile.load(path: key)
+        } throws: { error in
+            "\(error)".contains("readable by its group (mode 640)")
         }
         chmod(key, 0o600)
         _ = try KeyFile.load(path: key)
