@@ -8,6 +8,7 @@ packages=(
   linux-libc-dev                                             # kernel UAPI headers for bpf/
   bpftool iproute2 nftables iputils-ping                     # what tests and operators run
   corosync                                                   # real cluster software for `netft lab --stack corosync`
+  tshark                                                     # reads `netft capture` files with dist/netft.lua (tests)
 )
 
 missing=()

@@ -14,6 +14,13 @@ import Synchronization
 final class ControlServer: Sendable {
     let path: String
     let channel: any Channel
+    /// The same service at `@netft/control` in the abstract namespace, which
+    /// belongs to the network namespace: `netft status` run inside a node's
+    /// namespace finds its daemon with no flags. Nil when another daemon of
+    /// this namespace holds the name (`abstractHolder` says who).
+    let abstractChannel: (any Channel)?
+    let abstractHolder: pid_t?
+    static let abstractName = "netft/control"
     static let deadline = TimeAmount.seconds(3)
     static let maximumClients = 64
 
@@ -22,22 +29,49 @@ final class ControlServer: Sendable {
         let directory = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let clients = ClientCount(limit: ControlServer.maximumClients)
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 64)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(
-                        ConnectionGuard(clients: clients, deadline: ControlServer.deadline),
-                        RequestLineHandler(limit: 256, answer: answer))
+        func bootstrap(checkPeer: Bool) -> ServerBootstrap {
+            ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 64)
+                .childChannelInitializer { channel in
+                    let serve: @Sendable () -> EventLoopFuture<Void> = {
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandlers(
+                                ConnectionGuard(clients: clients, deadline: ControlServer.deadline),
+                                RequestLineHandler(limit: 256, answer: answer))
+                        }
+                    }
+                    guard checkPeer else { return serve() }
+                    return PeerCredentials.of(channel).flatMap { peer in
+                        guard let refusal = peer.refusal else { return serve() }
+                        return channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(RefusalHandler(message: refusal))
+                        }
+                    }
                 }
-            }
+        }
         let previous = umask(0o077)
         defer { umask(previous) }
-        channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+        channel = try bootstrap(checkPeer: false).bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
         chmod(path, 0o600)
+        // No file mode guards an abstract socket: the peer's credentials do.
+        switch AbstractListener.open(ControlServer.abstractName) {
+        case .listening(let fd):
+            do {
+                abstractChannel = try bootstrap(checkPeer: true).withBoundSocket(fd).wait()
+            } catch {
+                try? channel.close().wait()
+                unlink(path)
+                throw error
+            }
+            abstractHolder = nil
+        case .held(let holder):
+            abstractChannel = nil
+            abstractHolder = holder
+        }
     }
 
     func close() {
+        try? abstractChannel?.close().wait()
         try? channel.close().wait()
         unlink(path)
     }
@@ -50,14 +84,8 @@ final class ControlServer: Sendable {
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        var (address, length) = UnixAddress.make(path)
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } }
         guard connected == 0 else { throw SystemError("connect to the netft daemon at \(path) (is it running?)", errno: errno) }
         let bytes = Array((request + "\n").utf8)
         _ = send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL))

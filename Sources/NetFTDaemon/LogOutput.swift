@@ -32,7 +32,7 @@ public struct NodeLogHandler: LogHandler {
         case .json:
             var object: [String: Any] = ["time": time, "node": node, "level": event.level.rawValue, "message": "\(event.message)"]
             for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { object[key] = "\(value)" }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }
         LogSink.shared.write(line)

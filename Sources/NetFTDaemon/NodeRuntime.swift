@@ -131,7 +131,11 @@ public final class NodeRuntime {
             try? group.syncShutdownGracefully()
             throw error
         }
-        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), security \(config.security), control \(options.controlPath)")
+        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), security \(config.security), control \(options.controlPath) and @\(ControlServer.abstractName)")
+        if controlServer.abstractChannel == nil {
+            let holder = controlServer.abstractHolder.map { "pid \($0)" } ?? "another process"
+            logger.warning("[NETFT] @\(ControlServer.abstractName) is held by \(holder) in this network namespace: `netft status` without --control reaches that daemon; this one answers at \(options.controlPath)")
+        }
     }
 
     deinit { close(signals) }

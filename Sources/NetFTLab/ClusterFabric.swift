@@ -35,6 +35,9 @@ public final class ClusterFabric {
         /// Where the fabric records itself while it exists, so `netft lab --down`
         /// finds it even after this process was killed (nil: no record).
         public var recordDirectory: String?
+        /// Where daemon and corosync logs go, in a directory per fabric that
+        /// outlives its teardown (nil: inside the work directory, removed with it).
+        public var logRoot: String?
         public init() {}
     }
 
@@ -61,6 +64,8 @@ public final class ClusterFabric {
     public private(set) var switches: [String] = []
     public let configPath: String
     public let pinRoot: String
+    /// Logs of this fabric: kept after teardown when `spec.logRoot` is set.
+    public let logDirectory: String
     let binary: String
     private var daemons: [String: Process] = [:]
     private var extraNamespaces: [String] = []
@@ -81,8 +86,11 @@ public final class ClusterFabric {
         workDirectory = "/tmp/netft-\(self.tag)"
         configPath = "\(workDirectory)/netft.yaml"
         pinRoot = "\(XDPClassifier.defaultPinRoot)/\(self.tag)"
+        let tag = self.tag
+        logDirectory = spec.logRoot.map { "\($0)/\(tag)" } ?? workDirectory
         do {
             try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             record()
             try build()
             try writeConfiguration()
@@ -130,7 +138,7 @@ public final class ClusterFabric {
             }
             nodes.append(Node(
                 name: name, id: NodeID(i + 1), namespace: ns, interfaces: interfaces,
-                controlPath: "\(workDirectory)/\(name).sock", logPath: "\(workDirectory)/\(name).log",
+                controlPath: "\(workDirectory)/\(name).sock", logPath: "\(logDirectory)/\(name).log",
                 virtualIPv4: VirtualAddresses.ipv4(cluster: cluster, node: NodeID(i + 1)),
                 virtualIPv6: VirtualAddresses.ipv6(cluster: cluster, node: NodeID(i + 1))))
         }
@@ -194,7 +202,8 @@ public final class ClusterFabric {
             "--dataplane", (dataplane ?? spec.dataplane).rawValue, "--control", node.controlPath, "--pin-root", "\(pinRoot)/\(node.name)",
         ] + (spec.metricsPort.map { ["--metrics", "127.0.0.1:\($0)"] } ?? [])
             + (spec.daemonsOutliveCreator ? [] : ["--stop-with-pid", "\(getpid())"]) + spec.daemonArguments
-        _ = FileManager.default.createFile(atPath: node.logPath, contents: nil)
+        // A restart appends: the log of the run before it is evidence too.
+        if !FileManager.default.fileExists(atPath: node.logPath) { _ = FileManager.default.createFile(atPath: node.logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logPath))
         log.seekToEndOfFile()
         process.standardOutput = log
@@ -344,6 +353,8 @@ public final class ClusterFabric {
         public var nodes: [Host]
         public var switches: [String]
         public var work_directory: String
+        /// Daemon and corosync logs; outlives `netft lab --down` when it differs from the work directory.
+        public var logs: String?
         public var pin_root: String
         public var config: String
     }
@@ -358,7 +369,7 @@ public final class ClusterFabric {
                     name: n.name, namespace: n.namespace, virtual_ipv4: "\(n.virtualIPv4)", virtual_ipv6: "\(n.virtualIPv6)",
                     interfaces: n.interfaces.map { ["name": $0.name, "address": "\($0.address)"] }, control_socket: n.controlPath,
                     log: n.logPath, pid: daemons[n.name]?.processIdentifier)
-            }, switches: switches, work_directory: workDirectory, pin_root: pinRoot, config: configPath)
+            }, switches: switches, work_directory: workDirectory, logs: logDirectory, pin_root: pinRoot, config: configPath)
     }
 
     private var recordPath: String? { spec.recordDirectory.map { "\($0)/\(tag).json" } }

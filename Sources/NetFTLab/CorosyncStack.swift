@@ -32,7 +32,7 @@ public final class CorosyncStack {
 
     deinit { stop() }
 
-    func directory(_ node: ClusterFabric.Node) -> String { "\(fabric.workDirectory)/corosync/\(node.name)" }
+    func directory(_ node: ClusterFabric.Node) -> String { "\(fabric.logDirectory)/corosync/\(node.name)" }
     public func logPath(_ node: ClusterFabric.Node) -> String { "\(directory(node))/corosync.log" }
 
     /// token 1000 ms with token_coefficient 0: corosync's fast setting (its

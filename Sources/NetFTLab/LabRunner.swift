@@ -47,7 +47,7 @@ public final class LabRunner {
         progress("starting corosync on every node (\(placement.rawValue))")
         let stack = try CorosyncStack(fabric: fabric, placement: placement)
         self.stack = stack
-        guard stack.waitFormed(seconds: 30) else { throw LabError("corosync did not form a ring of \(fabric.nodes.count) within 30 s (logs under \(fabric.workDirectory)/corosync)") }
+        guard stack.waitFormed(seconds: 30) else { throw LabError("corosync did not form a ring of \(fabric.nodes.count) within 30 s (logs under \(fabric.logDirectory)/corosync)") }
     }
 
     public func run(_ scenario: LabScenario) -> ScenarioResult {

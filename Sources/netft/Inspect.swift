@@ -4,14 +4,24 @@ import NetFTDaemon
 
 /// Options shared by status, routes and nodes.
 struct ControlOptions: ParsableArguments {
-    @Option(help: "The daemon's control socket.") var control = "/run/netft/netft.sock"
+    @Option(help: "The daemon's control socket: a path, or @name in the abstract namespace. Default: the daemon of this network namespace (@netft/control, then /run/netft/netft.sock).")
+    var control: String?
     @Flag(help: "Print JSON instead of a table.") var json = false
 
-    func fetch() throws -> [String: Any] {
-        let data = try ControlClient.ask("status", path: control)
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ValidationError("the daemon answered something that is not JSON")
+    func ask() throws -> Data {
+        do {
+            return try control.map { try ControlClient.ask("status", path: $0) } ?? ControlClient.askLocal("status")
+        } catch {
+            throw RuntimeFailure("\(error)")
         }
+    }
+
+    func fetch() throws -> [String: Any] {
+        let data = try ask()
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw RuntimeFailure("the daemon answered something that is not JSON")
+        }
+        if let error = object["error"] as? String { throw RuntimeFailure("the daemon refused: \(error)") }
         return object
     }
 }
@@ -21,7 +31,7 @@ struct Status: ParsableCommand {
     @OptionGroup var options: ControlOptions
 
     func run() throws {
-        if options.json { return print(String(decoding: try ControlClient.ask("status", path: options.control), as: UTF8.self)) }
+        if options.json { return print(String(decoding: try options.ask(), as: UTF8.self)) }
         let s = try options.fetch()
         print("node \(s["node"] ?? "?") (id \(s["node_id"] ?? "?")) in cluster \(s["cluster"] ?? "?")")
         print("adapter \(s["adapter"] ?? "?") \(s["virtual_ipv4"] ?? "") \(s["virtual_ipv6"] ?? "") mtu \(s["mtu"] ?? "")")
@@ -42,7 +52,7 @@ struct Routes: ParsableCommand {
     func run() throws {
         let s = try options.fetch()
         let routes = s["routes"] as? [[String: Any]] ?? []
-        if options.json { return print(String(decoding: try JSONSerialization.data(withJSONObject: routes, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)) }
+        if options.json { return print(String(decoding: try JSONSerialization.data(withJSONObject: routes, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)) }
         Table.print(
             ["PEER", "NETWORK", "LOCAL", "REMOTE", "STATE", "ACTIVE", "RTT ms", "LOSS", "TX", "RX", "REASON"],
             routes.map { r in
@@ -63,7 +73,7 @@ struct Nodes: ParsableCommand {
     func run() throws {
         let s = try options.fetch()
         let nodes = s["nodes"] as? [[String: Any]] ?? []
-        if options.json { return print(String(decoding: try JSONSerialization.data(withJSONObject: nodes, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)) }
+        if options.json { return print(String(decoding: try JSONSerialization.data(withJSONObject: nodes, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)) }
         Table.print(
             ["NODE", "ID", "REACHABLE", "VIRTUAL IPv4", "VIRTUAL IPv6", "ROUTES UP"],
             nodes.map { n in

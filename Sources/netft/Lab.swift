@@ -54,7 +54,9 @@ struct Lab: ParsableCommand {
     var baseline: CorosyncStack.Placement?
     @Flag(help: "Print the results as JSON on standard output.") var json = false
     @Flag(help: "Leave the fabric running; `netft lab show` describes it, `netft lab --down` removes it.") var keep = false
-    @Flag(help: "Tear down a lab left by --keep.") var down = false
+    @Flag(help: "Tear down a lab left by --keep (its logs stay).") var down = false
+    @Option(help: "Keep each lab's daemon and corosync logs under DIR/<lab tag>/ (they outlive the lab and --down; a restarted daemon appends).")
+    var logs = "/var/log/netft/lab"
 
     /// Where every lab records itself while it exists (one JSON file each).
     static let records = "/run/netft/labs"
@@ -87,6 +89,7 @@ struct Lab: ParsableCommand {
         spec.dataplane = dataplane
         spec.daemonsOutliveCreator = keep
         spec.recordDirectory = Lab.records
+        spec.logRoot = logs
         let runner = try LabRunner(spec: spec, binary: Lab.selfPath(), progress: { out.step($0) })
         // Ctrl-C, SIGTERM, a dropped terminal (SIGHUP) and a closed pipe (SIGPIPE) all tear down.
         nonisolated(unsafe) let fabric = runner.fabric  // tearDown is safe from any thread, once
@@ -113,13 +116,14 @@ struct Lab: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             Lab.printSummary(report, elapsed: out.elapsed)
+            print("logs: \(runner.fabric.logDirectory)")
         }
         if keep {
             let state = runner.fabric.keep()
             if !json {
                 print("\nThe lab keeps running. Enter a node and ask its daemon:")
                 let n = state.nodes[0]
-                print("  nsenter --net=/run/netns/\(n.namespace) \(Lab.selfPath()) status --control \(n.control_socket)")
+                print("  ip netns exec \(n.namespace) \(Lab.selfPath()) status      # finds the node's daemon by itself")
                 print("  netft lab show --json     # every node's namespace, addresses and control socket")
                 print("  netft lab --down          # remove it")
             }
@@ -154,7 +158,8 @@ struct Lab: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Describe a lab left running by --keep.",
             discussion: """
-                A table of every node: namespace, virtual addresses, control socket, log.
+                A table of every node: namespace, virtual addresses, control socket, log,
+                then the configuration and the log directory (kept after --down).
                 `netft lab --json show` (or `netft lab show --json`) prints it as JSON,
                 with each node's log file. Exit status 1 when no kept lab exists.
                 """)
@@ -171,6 +176,8 @@ struct Lab: ParsableCommand {
             Table.print(["NODE", "NAMESPACE", "VIRTUAL IPv4", "VIRTUAL IPv6", "CONTROL", "LOG"], kept.nodes.map {
                 [$0.name, $0.namespace, $0.virtual_ipv4, $0.virtual_ipv6, $0.control_socket, $0.log]
             })
+            print("configuration: \(kept.config)")
+            if let logs = kept.logs { print("logs: \(logs) (kept after `netft lab --down`)") }
         }
     }
 }

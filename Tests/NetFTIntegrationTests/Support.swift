@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NetFTDataplane
 import NetFTLab
+import Synchronization
 
 /// The netft binary built beside this test bundle.
 let netftBinary: String = {
@@ -40,4 +41,48 @@ func upFabric(_ spec: ClusterFabric.Spec, tag: String) throws -> ClusterFabric {
         throw error
     }
     return fabric
+}
+
+/// What one netft command did.
+struct NetFTResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the netft binary with `arguments`: inside `namespace` (nsenter) if
+/// given, as `user` (setpriv, from a copy any user can execute) if given.
+func runNetft(_ arguments: [String], as user: UInt32? = nil, namespace: String? = nil) throws -> NetFTResult {
+    var binary = netftBinary
+    var copy: String?
+    if user != nil {
+        // The build tree may sit under a private home.
+        let dir = "/tmp/netft-asuser-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        copy = "\(dir)/netft"
+        try FileManager.default.copyItem(atPath: netftBinary, toPath: copy!)
+        chmod(copy!, 0o755)
+        binary = copy!
+    }
+    defer { if let copy { try? FileManager.default.removeItem(atPath: (copy as NSString).deletingLastPathComponent) } }
+    var command = [binary] + arguments
+    if let user { command = ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--clear-groups"] + command }
+    if let namespace { command = ["/usr/bin/nsenter", "--net=\(NetworkNamespace.path(namespace))"] + command }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst())
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Both pipes drained at once, so neither can fill and stall the child.
+    let stdoutBox = Mutex(Data())
+    let reading = DispatchGroup()
+    DispatchQueue.global().async(group: reading) { stdoutBox.withLock { $0 = out.fileHandleForReading.readDataToEndOfFile() } }
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    reading.wait()
+    process.waitUntilExit()
+    let stdout = stdoutBox.withLock { $0 }
+    return NetFTResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
 }
