@@ -17,6 +17,8 @@ sed -i "s|/usr/local/|$prefix/|g; s|/etc/netft/|$sysconf/netft/|g" "$prefix/lib/
 install -d -m 0700 "$sysconf/netft"
 install -m 0644 dist/netft.yaml "$sysconf/netft/netft.yaml.example"
 install -D -m 0644 README.md "$prefix/share/doc/netft/README.md"
+install -D -m 0644 dist/netft.lua "$prefix/share/netft/netft.lua"   # the Wireshark/tshark dissector
 echo "installed $("$prefix/bin/netft" --version) at $prefix/bin/netft"
 echo "  unit:    $prefix/lib/systemd/system/netft.service (not enabled: systemctl enable --now netft)"
 echo "  example: $sysconf/netft/netft.yaml.example (copy it to $sysconf/netft/netft.yaml and edit)"
+echo "  capture dissector: $prefix/share/netft/netft.lua (tshark -X lua_script:$prefix/share/netft/netft.lua -r FILE)"

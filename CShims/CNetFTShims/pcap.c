@@ -28,17 +28,31 @@ int netft_pcap_open_read(const char *path, char *error, size_t error_len, struct
 	return 0;
 }
 
-int netft_pcap_next(struct netft_pcap *p, const uint8_t **data, uint32_t *len)
+int netft_pcap_next_stamped(struct netft_pcap *p, const uint8_t **data, uint32_t *caplen, uint32_t *wirelen, uint64_t *usec)
 {
 	struct pcap_pkthdr *header;
 	const u_char *bytes;
 	int result = pcap_next_ex(p->handle, &header, &bytes);
 	if (result == 1) {
 		*data = bytes;
-		*len = header->caplen;
+		*caplen = header->caplen;
+		*wirelen = header->len;
+		*usec = (uint64_t)header->ts.tv_sec * 1000000u + (uint64_t)header->ts.tv_usec;
 		return 1;
 	}
-	return result == PCAP_ERROR_BREAK ? 0 : -1;
+	return result == PCAP_ERROR_BREAK ? 0 : (result == 0 ? 0 : -1);
+}
+
+int netft_pcap_next(struct netft_pcap *p, const uint8_t **data, uint32_t *len)
+{
+	uint32_t wirelen;
+	uint64_t usec;
+	return netft_pcap_next_stamped(p, data, len, &wirelen, &usec);
+}
+
+int netft_pcap_datalink(struct netft_pcap *p)
+{
+	return pcap_datalink(p->handle);
 }
 
 const char *netft_pcap_error(struct netft_pcap *p)

@@ -53,6 +53,9 @@ struct NodeStatus: Codable, Sendable {
     var node: String
     var node_id: UInt32
     var cluster: String
+    /// The UDP port of every netft frame and the security level (captures and dissectors need both).
+    var udp_port: UInt16
+    var security: String
     var dataplane: String
     var dataplane_reason: String?
     var adapter: String

@@ -68,6 +68,11 @@ func runNetft(_ arguments: [String], as user: UInt32? = nil, namespace: String? 
     var command = [binary] + arguments
     if let user { command = ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--clear-groups"] + command }
     if let namespace { command = ["/usr/bin/nsenter", "--net=\(NetworkNamespace.path(namespace))"] + command }
+    return try runProgram(command)
+}
+
+/// Runs a program (absolute path) to its end, both outputs kept.
+func runProgram(_ command: [String]) throws -> NetFTResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: command[0])
     process.arguments = Array(command.dropFirst())

@@ -119,6 +119,10 @@ struct netft_pcap;
 int netft_pcap_open_read(const char *path, char *error, size_t error_len, struct netft_pcap **out);
 /* Next frame: 1 with data and len set, 0 at the end, -1 on error (see netft_pcap_error). */
 int netft_pcap_next(struct netft_pcap *p, const uint8_t **data, uint32_t *len);
+/* As netft_pcap_next, with the length on the wire and the capture time in microseconds since 1970. */
+int netft_pcap_next_stamped(struct netft_pcap *p, const uint8_t **data, uint32_t *caplen, uint32_t *wirelen, uint64_t *usec);
+/* The capture's link type (DLT_EN10MB, DLT_RAW, ...): pcapng needs it per interface. */
+int netft_pcap_datalink(struct netft_pcap *p);
 const char *netft_pcap_error(struct netft_pcap *p);
 /* Captures live on ifname (in the calling thread's network namespace), non-blocking,
  * with an optional pcap filter expression. netft_pcap_next answers 0 when nothing waits. */
