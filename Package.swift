@@ -23,12 +23,12 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
-        // Thin C over libbpf, libxdp, libpcap, libmnl and TUN ioctls. No policy.
+        // Thin C over libbpf, libxdp, libpcap, libmnl, libnftables and TUN ioctls. No policy.
         .target(
             name: "CNetFTShims",
             path: "CShims/CNetFTShims",
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
-            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("xdp"), .linkedLibrary("pcap"), .linkedLibrary("mnl")]
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("xdp"), .linkedLibrary("pcap"), .linkedLibrary("mnl"), .linkedLibrary("nftables")]
         ),
         .target(name: "CMallocCounter", path: "CShims/CMallocCounter"),
         // libsodium, for frame authentication: pure computation, so Core may import it.

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   libbpf-dev libxdp-dev libpcap-dev libmnl-dev libsodium-dev  # libraries CShims link
+  libnftables-dev                                            # netft validate reads the host firewall through libnftables
   linux-libc-dev                                             # kernel UAPI headers for bpf/
   bpftool iproute2 nftables iputils-ping                     # what tests and operators run
   corosync                                                   # real cluster software for `netft lab --stack corosync`

@@ -111,6 +111,16 @@ int netft_tun_open(const char *name, int flags, char *actual);
 /* TUNSETOFFLOAD with TUN_F_* flags (checksum, TSO4/6, USO4/6). */
 int netft_tun_set_offload(int fd, unsigned int flags);
 
+/* ---- generic netlink (libmnl) ----
+ * The XDP features a NIC's driver reports (NETDEV_XDP_ACT_* bits: 1 basic,
+ * 2 redirect, 4 ndo_xmit, 8 AF_XDP zero-copy, ...), in the calling thread's
+ * network namespace. -ENOENT/-EOPNOTSUPP: the kernel predates the netdev family. */
+int netft_xdp_features(int ifindex, uint64_t *features);
+
+/* ---- libnftables ----
+ * The ruleset as JSON in *json (malloc'd: free it); on failure libnftables' reason in error. */
+int netft_nft_ruleset_json(char **json, char *error, size_t error_len);
+
 /* ---- libpcap ----
  * Behind an opaque handle: pcap/bpf.h (classic BPF) and linux/bpf.h both
  * define struct bpf_insn, so pcap's headers stay inside pcap.c. */
