@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build --build-tests
+# The README walkthrough (a test) reads the dissector where scripts/install.sh puts it.
+install -D -m 0644 dist/netft.lua /usr/local/share/netft/netft.lua
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -4,7 +4,7 @@ import NetFTCore
 /// external files) to attach to a change ticket, one table per node.
 public enum ValidationHTML {
     public static func page(_ reports: [ValidationReport], generated: String) -> String {
-        let title = "netft validation: \(reports.first.map { escape($0.cluster) } ?? "")"
+        let title = "netft validation: \(reports.first.map { HTML.escape($0.cluster) } ?? "")"
         var html = """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><title>\(title)</title>
@@ -17,23 +17,26 @@ public enum ValidationHTML {
             .verdict{font-weight:bold;text-transform:uppercase}
             </style></head><body>
             <h1>\(title)</h1>
-            <p>Generated \(escape(generated)).</p>
+            <p>Generated \(HTML.escape(generated)).</p>
 
             """
         for report in reports {
-            html += "<h2 class=\"\(report.verdict.rawValue)\">\(escape(report.node)): \(report.verdict.rawValue) "
+            html += "<h2 class=\"\(report.verdict.rawValue)\">\(HTML.escape(report.node)): \(report.verdict.rawValue) "
             html += "(\(report.count(.pass)) pass, \(report.count(.warning)) warning, \(report.count(.fail)) fail; reachability from \(report.mode))</h2>\n"
             html += "<table><tr><th>verdict</th><th>check</th><th>subject</th><th>detail</th></tr>\n"
             for c in report.checks {
-                html += "<tr class=\"\(c.verdict.rawValue)\"><td class=\"verdict\">\(c.verdict.rawValue)</td><td>\(escape(c.check))</td>"
-                html += "<td>\(escape(c.subject))</td><td>\(escape(c.detail))</td></tr>\n"
+                html += "<tr class=\"\(c.verdict.rawValue)\"><td class=\"verdict\">\(c.verdict.rawValue)</td><td>\(HTML.escape(c.check))</td>"
+                html += "<td>\(HTML.escape(c.subject))</td><td>\(HTML.escape(c.detail))</td></tr>\n"
             }
             html += "</table>\n"
         }
         return html + "</body></html>\n"
     }
+}
 
-    static func escape(_ text: String) -> String {
+/// Text made safe inside HTML elements and attribute values (both reports use it).
+public enum HTML {
+    public static func escape(_ text: String) -> String {
         var out = ""
         for ch in text {
             switch ch {

@@ -55,7 +55,10 @@ public final class LabRunner {
         let resentBefore = resent()
         let ringsBefore = stack?.memberships ?? 0
         let linkDownsBefore = stack?.linkDowns ?? 0
+        lastStream = nil
+        let recorder = RouteTimelineRecorder(fabric: fabric)
         var result = scenarioOutcome(scenario)
+        result.timeline = recorder.stop(stream: lastStream)
         // Per node, never below zero: a restarted daemon starts counting again.
         result.resent_packets = resent().map { max(0, $0.value - (resentBefore[$0.key] ?? 0)) }.reduce(0, +)
         guard let stack else { return result }
@@ -148,9 +151,13 @@ public final class LabRunner {
         if left > 0 { Thread.sleep(forTimeInterval: left) }
     }
 
+    /// The scenario's test stream, kept after it stops for the timeline's gaps.
+    var lastStream: TrafficStream?
+
     func stream() throws -> TrafficStream {
         let b = fabric.node("node2")
         let s = try TrafficStream(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4)
+        lastStream = s
         guard s.waitForFlow(after: 0, seconds: 5) else { throw LabError("the test stream node1 -> node2 never flowed") }
         return s
     }

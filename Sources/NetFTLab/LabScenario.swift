@@ -45,6 +45,8 @@ public struct ScenarioResult: Codable, Sendable {
     public var diagnosis: String
     public var expectation: String
     public var failures: [String]
+    /// Route states and stream gaps over the scenario, for `netft lab --report`.
+    public var timeline: ScenarioTimeline? = nil
 }
 
 public struct LabReport: Codable, Sendable {

@@ -15,6 +15,8 @@ public final class TrafficStream: @unchecked Sendable {
     private var sender: NetworkNamespace.Spawned<Void>?
     private var receiver: NetworkNamespace.Spawned<Void>?
     private let clock0 = TrafficStream.monotonic()
+    /// CLOCK_MONOTONIC seconds at creation: stream time 0, to place arrivals on another recorder's axis.
+    public var startedAt: Double { clock0 }
 
     static func monotonic() -> Double {
         var ts = timespec()
@@ -82,6 +84,19 @@ public final class TrafficStream: @unchecked Sendable {
             usleep(5000)
         }
         return false
+    }
+
+    /// Every stretch (stream seconds) with no arrival lasting at least `threshold`,
+    /// between the first arrival and the last.
+    public func gaps(longerThan threshold: Double) -> [(from: Double, to: Double)] {
+        let times = lock.withLock { arrivals.map(\.at) }
+        var gaps: [(from: Double, to: Double)] = []
+        guard var last = times.first else { return gaps }
+        for at in times.dropFirst() {
+            if at - last >= threshold { gaps.append((last, at)) }
+            last = at
+        }
+        return gaps
     }
 
     /// Losses and the longest gap between `start` and `end` (stream seconds).

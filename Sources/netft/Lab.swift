@@ -39,7 +39,7 @@ struct Lab: ParsableCommand {
             "failures"}], ...}.
             Needs root.
             """,
-        subcommands: [Show.self],
+        subcommands: [Show.self, Exec.self],
         defaultSubcommand: nil
     )
 
@@ -53,6 +53,8 @@ struct Lab: ParsableCommand {
     @Option(help: "With corosync: run it without netft for comparison: plain (one link on the net1 address) or knet (corosync's own two links). Reported, never failed.")
     var baseline: CorosyncStack.Placement?
     @Flag(help: "Print the results as JSON on standard output.") var json = false
+    @Option(help: "Write an HTML report to FILE: the summary table and, per scenario, a timeline of every node's route states and the test stream's gaps.")
+    var report: String?
     @Flag(help: "Leave the fabric running; `netft lab show` describes it, `netft lab --down` removes it.") var keep = false
     @Flag(help: "Tear down a lab left by --keep (its logs stay).") var down = false
     @Option(help: "Keep each lab's daemon and corosync logs under DIR/<lab tag>/ (they outlive the lab and --down; a restarted daemon appends).")
@@ -110,6 +112,14 @@ struct Lab: ParsableCommand {
             stack: runner.stack.map { "corosync " + ["netft": "over netft", "plain": "on plain net1 addresses (no netft)", "knet": "on its own two knet links (no netft)"][$0.placement.rawValue]! },
             scenarios: results)
         out.finish()
+        if let path = self.report {
+            let page = LabHTMLReport.page(report, generated: ISO8601DateFormatter().string(from: Date()))
+            do {
+                try page.write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw RuntimeFailure("cannot write the report to \(path): \(error.localizedDescription)")
+            }
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -117,13 +127,14 @@ struct Lab: ParsableCommand {
         } else {
             Lab.printSummary(report, elapsed: out.elapsed)
             print("logs: \(runner.fabric.logDirectory)")
+            if let path = self.report { print("report: \(path)") }
         }
         if keep {
             let state = runner.fabric.keep()
             if !json {
                 print("\nThe lab keeps running. Enter a node and ask its daemon:")
                 let n = state.nodes[0]
-                print("  ip netns exec \(n.namespace) \(Lab.selfPath()) status      # finds the node's daemon by itself")
+                print("  netft lab exec \(n.name) -- netft status     # in \(n.namespace); finds the node's daemon by itself")
                 print("  netft lab show --json     # every node's namespace, addresses and control socket")
                 print("  netft lab --down          # remove it")
             }

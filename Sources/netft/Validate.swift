@@ -27,7 +27,8 @@ struct Validate: ParsableCommand {
             """
     )
 
-    @Option(name: .shortAndLong, help: "The cluster configuration (YAML).") var config = "/etc/netft/netft.yaml"
+    @Option(name: .shortAndLong, help: "The cluster configuration (YAML). Default: $NETFT_CONFIG (set by `netft lab exec`), else /etc/netft/netft.yaml.")
+    var config: String?
     @Option(help: "This node's name (default: the node owning one of this host's addresses).") var node: String?
     @Option(help: "Seconds to probe and answer the peers' probes.") var duration = 3.0
     @Flag(help: "Print the report as JSON.") var json = false
@@ -40,7 +41,8 @@ struct Validate: ParsableCommand {
     func run() throws {
         let report: ValidationReport
         do {
-            report = try NetworkValidation.run(configPath: config, node: node, milliseconds: Int(duration * 1000))
+            let path = config ?? ProcessInfo.processInfo.environment["NETFT_CONFIG"] ?? "/etc/netft/netft.yaml"
+            report = try NetworkValidation.run(configPath: path, node: node, milliseconds: Int(duration * 1000))
         } catch {
             FileHandle.standardError.write(Data("netft: \(error)\n".utf8))
             if case .configuration = error { throw ExitCode(2) }

@@ -52,9 +52,29 @@ struct LabTests {
         var spec = ClusterFabric.Spec()
         spec.nodes = 3
         spec.dataplane = .xdp
-        for result in try Self.runLab(spec, LabScenario.allCases) {
+        let results = try Self.runLab(spec, LabScenario.allCases)
+        for result in results {
             #expect(result.passed, "\(result.name): \(result.failures.joined(separator: "; "))")
         }
+        // The report's timeline shows what the scenario did: link-down takes node1's net1 route down.
+        let linkDown = try #require(results.first { $0.name == LabScenario.linkDown.rawValue }?.timeline)
+        #expect(linkDown.spans.contains { $0.lane == "node1: node2 net1" && $0.state == "down" }, "\(linkDown.spans.prefix(10))")
+        #expect(linkDown.lanes.count == 3 * 2 * 2, "a lane per node, peer and network: \(linkDown.lanes)")
+        let page = LabHTMLReport.page(LabReport(passed: true, nodes: 3, networks: 2, profile: "fast", dataplane: "xdp", reachability: [], scenarios: results), generated: "test")
+        #expect(page.components(separatedBy: "<svg class=\"timeline\"").count - 1 == results.count, "one plot per scenario")
+    }
+
+    @Test("netft lab --report writes one timeline per scenario")
+    func reportFromTheCommand() throws {
+        try requireKernelLab()
+        let path = "/tmp/netft-lab-report-\(getpid()).html"
+        defer { unlink(path) }
+        let run = try runNetft(["lab", "--nodes", "2", "--scenario", "link-down", "--scenario", "firewall", "--report", path])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("report: \(path)"))
+        let page = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(page.components(separatedBy: "<svg class=\"timeline\"").count - 1 == 2)
+        #expect(page.contains("node1: node2 net1") && page.contains("stream node1 &#8594; node2") && page.contains("local_link_down"))
     }
 
     @Test("link down with the default (Windows) profile")
