@@ -75,4 +75,23 @@ public struct ClusterConfig: Equatable, Sendable {
 
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
     public func network(containing address: IPAddress) -> Network? { networks.first { $0.contains(address) } }
+
+    /// The local node: the one named, else the one owning an address of this host; the failure says what to do.
+    public func localNode(named name: String?, hostAddresses: Set<IPAddress>) -> Result<Node, LocalNodeUnknown> {
+        if let name {
+            guard let found = node(named: name) else {
+                return .failure(LocalNodeUnknown(description: "node '\(name)' is not in the configuration (nodes: \(nodes.map(\.name).joined(separator: ", ")))"))
+            }
+            return .success(found)
+        }
+        guard let found = nodes.first(where: { !hostAddresses.isDisjoint(with: $0.addresses) }) else {
+            return .failure(LocalNodeUnknown(description: "no configured node owns an address of this host: pass --node NAME"))
+        }
+        return .success(found)
+    }
+}
+
+/// Why the local node could not be chosen.
+public struct LocalNodeUnknown: Error, CustomStringConvertible, Sendable {
+    public let description: String
 }

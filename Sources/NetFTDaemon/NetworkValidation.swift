@@ -69,17 +69,10 @@ public enum NetworkValidation {
     }
 
     static func whoAmI(_ config: ClusterConfig, node: String?, interfaces: [ValidationFacts.Interface]) throws(Failure) -> ClusterConfig.Node {
-        if let node {
-            guard let found = config.node(named: node) else {
-                throw .runtime("node '\(node)' is not in the configuration (nodes: \(config.nodes.map(\.name).joined(separator: ", ")))")
-            }
-            return found
+        switch config.localNode(named: node, hostAddresses: Set(interfaces.flatMap { $0.addresses.map(\.address) })) {
+        case .success(let me): return me
+        case .failure(let why): throw .runtime(why.description)
         }
-        let local = Set(interfaces.flatMap { $0.addresses.map(\.address) })
-        guard let found = config.nodes.first(where: { !local.isDisjoint(with: $0.addresses) }) else {
-            throw .runtime("no configured node owns an address of this host: pass --node NAME")
-        }
-        return found
     }
 
     /// One probe link per cluster network where this node's address is on an interface.
@@ -101,25 +94,14 @@ public enum NetworkValidation {
         } catch {
             throw .runtime("\(busy), and no netft daemon of this network namespace answers to report its routes: \(error)")
         }
-        guard let status = try? JSONDecoder().decode(LiveStatus.self, from: data) else {
-            throw .runtime("\(busy); the daemon's status could not be read")
+        let status: NodeStatus
+        do {
+            status = try JSONDecoder().decode(NodeStatus.self, from: data)
+        } catch {
+            throw .runtime("\(busy); the daemon's status could not be read (\(error)): is it another netft version?")
         }
         return status.routes.map {
             .init(network: $0.network, peer: $0.peer, local: $0.real_local, remote: $0.real_remote, state: $0.state, reason: $0.reason, rttMilliseconds: $0.rtt_ms)
         }
-    }
-
-    /// The part of the daemon's status validation reads.
-    private struct LiveStatus: Decodable {
-        struct Route: Decodable {
-            var network: String
-            var peer: String
-            var real_local: String
-            var real_remote: String
-            var state: String
-            var reason: String?
-            var rtt_ms: Double
-        }
-        var routes: [Route]
     }
 }

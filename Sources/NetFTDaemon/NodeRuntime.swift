@@ -169,17 +169,10 @@ public final class NodeRuntime {
     }
 
     static func whoAmI(config: ClusterConfig, node: String?, interfaces: InterfaceManager) throws -> ClusterConfig.Node {
-        if let node {
-            guard let found = config.node(named: node) else {
-                throw RuntimeError("node '\(node)' is not in the configuration (nodes: \(config.nodes.map(\.name).joined(separator: ", ")))")
-            }
-            return found
+        switch config.localNode(named: node, hostAddresses: Set(interfaces.localInterfaces.map(\.address))) {
+        case .success(let me): return me
+        case .failure(let why): throw RuntimeError(why.description)
         }
-        let local = Set(interfaces.localInterfaces.map(\.address))
-        guard let found = config.nodes.first(where: { !local.isDisjoint(with: $0.addresses) }) else {
-            throw RuntimeError("no configured node owns an address of this host: pass --node NAME")
-        }
-        return found
     }
 
     static func openDataplane(_ options: Options, links: [DataplaneLink], config: ClusterConfig) throws -> (DataplanePort, String?) {
