@@ -31,6 +31,8 @@ public final class NodeRuntime {
         public var stopWithPID: pid_t?
         /// Frames in the AF_XDP UMEM (2 KiB each).
         public var umemFrames = 8192
+        /// What the key file held (raw bytes, hex, a passphrase), for the start line.
+        public var keyForm: KeyFile.Form?
         public init() {}
     }
 
@@ -131,7 +133,7 @@ public final class NodeRuntime {
             try? group.syncShutdownGracefully()
             throw error
         }
-        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), security \(config.security), control \(options.controlPath) and @\(ControlServer.abstractName)")
+        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), security \(config.security)\(key.map { " (key \($0.fingerprint)\(options.keyForm == .passphrase ? ", a passphrase stretched with Argon2id" : ""))" } ?? ""), control \(options.controlPath) and @\(ControlServer.abstractName)")
         if controlServer.abstractChannel == nil {
             let holder = controlServer.abstractHolder.map { "pid \($0)" } ?? "another process"
             logger.warning("[NETFT] @\(ControlServer.abstractName) is held by \(holder) in this network namespace: `netft status` without --control reaches that daemon; this one answers at \(options.controlPath)")

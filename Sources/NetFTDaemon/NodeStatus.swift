@@ -56,6 +56,8 @@ struct NodeStatus: Codable, Sendable {
     /// The UDP port of every netft frame and the security level (captures and dissectors need both).
     var udp_port: UInt16
     var security: String
+    /// Names the cluster key without revealing it (nil at security none): equal on every node with the same key.
+    var key_fingerprint: String?
     var dataplane: String
     var dataplane_reason: String?
     var adapter: String

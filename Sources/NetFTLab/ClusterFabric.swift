@@ -145,12 +145,7 @@ public final class ClusterFabric {
     }
 
     private func writeConfiguration() throws {
-        var key = [UInt8](repeating: 0, count: 32)
-        for i in key.indices { key[i] = UInt8.random(in: 0...255) }
-        let keyPath = "\(workDirectory)/cluster.key"
-        guard FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
-            throw SystemError("write \(keyPath)", errno: errno)
-        }
+        _ = try KeyFile.generate(path: "\(workDirectory)/cluster.key", replace: true)
         try rewriteConfiguration(heartbeat: "{profile: \(spec.profile.rawValue)}")
     }
 

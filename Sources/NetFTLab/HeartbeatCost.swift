@@ -52,9 +52,7 @@ public final class HeartbeatCost {
         }
         try batch.write(toFile: "\(work)/addresses", atomically: true, encoding: .utf8)
         try Shell.run(["ip", "-n", responder, "-batch", "\(work)/addresses"])
-        var key = [UInt8](repeating: 0, count: 32)
-        for i in key.indices { key[i] = UInt8.random(in: 0...255) }
-        _ = FileManager.default.createFile(atPath: "\(work)/key", contents: Data(key), attributes: [.posixPermissions: 0o600])
+        _ = try KeyFile.generate(path: "\(work)/key", replace: true)
         var text = """
             cluster: \(tag)
             security: sign
@@ -76,7 +74,7 @@ public final class HeartbeatCost {
     /// percent of one core over `seconds`, once every route is up.
     public func measure(seconds: Double) throws -> Double {
         let config = try ConfigLoader.load(path: "\(work)/netft.yaml")
-        let key = try KeyFile.load(path: "\(work)/key")
+        let key = try KeyFile.load(path: "\(work)/key", cluster: config.cluster).key
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
         process.arguments = ["--net=/run/netns/\(node)", binary, "run", "--config", "\(work)/netft.yaml", "--node", "n1",

@@ -54,9 +54,11 @@ struct Run: ParsableCommand {
             throw ExitCode(2)
         }
         var key: ClusterKey?
+        var keyForm: KeyFile.Form?
         if cluster.security != .none, let path = cluster.keyFile {
             do {
-                key = try KeyFile.load(path: path)
+                let loaded = try KeyFile.load(path: path, cluster: cluster.cluster)
+                (key, keyForm) = (loaded.key, loaded.form)
             } catch {
                 FileHandle.standardError.write(Data("netft: configuration refused: \(error)\n".utf8))
                 throw ExitCode(2)
@@ -69,6 +71,7 @@ struct Run: ParsableCommand {
         options.pinRoot = pinRoot
         options.logFormat = logFormat
         options.configPath = config
+        options.keyForm = keyForm
         options.metrics = metrics
         options.stopWithPID = stopWithPid
         options.umemFrames = umemFrames

@@ -93,20 +93,20 @@ struct ConfigLoaderTests {
         let key = dir.appendingPathComponent("cluster.key").path
         _ = FileManager.default.createFile(atPath: key, contents: Data("0123456789abcdef0123".utf8), attributes: [.posixPermissions: 0o644])
         #expect {
-            try KeyFile.load(path: key)
+            try KeyFile.load(path: key, cluster: "c")
         } throws: { error in
             "\(error)".contains("readable by others (mode 644)")
         }
         chmod(key, 0o640)
         #expect {
-            try KeyFile.load(path: key)
+            try KeyFile.load(path: key, cluster: "c")
         } throws: { error in
             "\(error)".contains("readable by its group (mode 640)")
         }
         chmod(key, 0o600)
-        _ = try KeyFile.load(path: key)
+        _ = try KeyFile.load(path: key, cluster: "c")
         _ = FileManager.default.createFile(atPath: key, contents: Data("short".utf8), attributes: [.posixPermissions: 0o600])
-        #expect(throws: KeyFile.Refused.self) { try KeyFile.load(path: key) }
+        #expect(throws: KeyFile.Refused.self) { try KeyFile.load(path: key, cluster: "c") }
     }
 }
 

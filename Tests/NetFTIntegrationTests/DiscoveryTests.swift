@@ -15,13 +15,16 @@ struct DiscoveryTests {
         spec.dataplane = .udp
         let fabric = try upFabric(spec, tag: "disc")
         defer { fabric.tearDown() }
+        var fingerprints: Set<String> = []
         for node in fabric.nodes {
             let result = try runNetft(["status", "--json"], namespace: node.namespace)
             #expect(result.status == 0, "\(result.stderr)")
             let status = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
             // Each namespace answers with its own node: the name is per network namespace.
             #expect(status?["node"] as? String == node.name, "\(result.stdout.prefix(300))")
+            if let fingerprint = status?["key_fingerprint"] as? String { fingerprints.insert(fingerprint) }
         }
+        #expect(fingerprints.count == 1, "every node names the same key: \(fingerprints)")
         let routes = try runNetft(["routes"], namespace: fabric.nodes[0].namespace)
         #expect(routes.status == 0 && routes.stdout.contains("PEER") && routes.stdout.contains("node2"), "\(routes.stdout)\(routes.stderr)")
         // JSON paths are written as paths, not "\/tmp".
@@ -43,5 +46,17 @@ struct DiscoveryTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains("no netft daemon answers in this network namespace") && result.stderr.contains("netft run --config"), "\(result.stderr)")
         #expect(!result.stderr.contains("USAGE"), "a runtime problem prints no usage: \(result.stderr)")
+    }
+
+    @Test func keygenPrintsTheFingerprintTheDaemonShows() throws {
+        try requireKernelLab()
+        let dir = "/tmp/netft-keygen-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try runNetft(["keygen", "--output", "\(dir)/k"])
+        #expect(first.status == 0 && first.stdout.contains("mode 0600), fingerprint "), "\(first.stdout)\(first.stderr)")
+        let again = try runNetft(["keygen", "--output", "\(dir)/k"])
+        #expect(again.status == 1 && again.stderr.contains("does not replace a key (pass --force to)"), "\(again.stderr)")
+        #expect(try runNetft(["keygen", "--output", "\(dir)/k", "--force"]).status == 0)
     }
 }
