@@ -11,8 +11,10 @@ public final class ClusterKey: @unchecked Sendable {
     public enum KeyError: Error, CustomStringConvertible, Equatable {
         case tooShort(Int)
         case libsodiumUnavailable
+        case stretchFailed
         public var description: String {
             switch self {
+            case .stretchFailed: "Argon2id could not stretch the passphrase (it needs 64 MiB of memory)"
             case .tooShort(let n): "the cluster key must hold at least \(ClusterKey.minimumSecretSize) bytes (it holds \(n))"
             case .libsodiumUnavailable: "libsodium failed to initialise"
             }
@@ -55,7 +57,7 @@ public final class ClusterKey: @unchecked Sendable {
             stretched.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(ClusterKey.size),
             passphrase.baseAddress!.assumingMemoryBound(to: CChar.self), UInt64(passphrase.count), salt,
             UInt64(crypto_pwhash_opslimit_interactive()), crypto_pwhash_memlimit_interactive(), crypto_pwhash_alg_argon2id13())
-        guard result == 0 else { throw .libsodiumUnavailable }  // only when 64 MiB cannot be had
+        guard result == 0 else { throw .stretchFailed }
         try self.init(material: UnsafeRawBufferPointer(stretched))
     }
 
