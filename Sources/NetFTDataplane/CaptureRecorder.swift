@@ -140,9 +140,5 @@ public final class CaptureRecorder {
         }
     }
 
-    private static func monotonicMilliseconds() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
-    }
+    private static func monotonicMilliseconds() -> Int { MonotonicClock.milliseconds }
 }

@@ -52,12 +52,9 @@ public final class PcapLive {
     /// Every frame that arrives within `milliseconds`.
     public func drain(milliseconds: Int32) -> [[UInt8]] {
         var frames: [[UInt8]] = []
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        let end = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000 + Int64(milliseconds)
+        let end = MonotonicClock.milliseconds + Int(milliseconds)
         while true {
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            let left = end - (Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+            let left = end - MonotonicClock.milliseconds
             guard left > 0 else { return frames }
             if let f = next(timeoutMilliseconds: Int32(left)) { frames.append(f) }
         }

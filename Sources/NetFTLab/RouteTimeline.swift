@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NetFTDataplane
 
 /// What happened during one scenario, for the lab report's plot: every
 /// node's route states over time (sampled from the daemons' status) and the
@@ -55,11 +56,7 @@ final class RouteTimelineRecorder: @unchecked Sendable {
         thread.start()
     }
 
-    static func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func monotonic() -> Double { MonotonicClock.seconds }
 
     private var lanesSeen: [String] = []
 

@@ -18,11 +18,7 @@ public final class TrafficStream: @unchecked Sendable {
     /// CLOCK_MONOTONIC seconds at creation: stream time 0, to place arrivals on another recorder's axis.
     public var startedAt: Double { clock0 }
 
-    static func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func monotonic() -> Double { MonotonicClock.seconds }
 
     /// Seconds since the stream was created, on the clock arrivals use.
     public var now: Double { TrafficStream.monotonic() - clock0 }
