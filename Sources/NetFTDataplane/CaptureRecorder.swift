@@ -84,10 +84,10 @@ public final class CaptureRecorder {
             // Short waits: the signal check above runs at least every 100 ms.
             let wait = Int32(min(100, end.map { $0 - now } ?? 100))
             _ = poll(&fds, nfds_t(fds.count), wait)
+            // The limit holds across interfaces: `--count 20` writes 20, not 20 plus one per other NIC.
             for (index, capture) in captures.enumerated() {
-                while let frame = capture.waiting() {
+                while limits.frames.map({ summary.frames < $0 }) ?? true, let frame = capture.waiting() {
                     append(frame, interface: index, to: &summary)
-                    if let frames = limits.frames, summary.frames >= frames { break }
                 }
             }
             try flush()
