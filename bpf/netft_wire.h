@@ -9,8 +9,8 @@
 /* First bytes of every netft frame after the UDP header (network order):
  * magic "NeFT" then the protocol version. docs/PROTOCOL.md has the rest. */
 #define NETFT_MAGIC 0x4E654654u
-#define NETFT_VERSION_MIN 2
-#define NETFT_VERSION_MAX 2
+#define NETFT_VERSION_MIN 3
+#define NETFT_VERSION_MAX 3
 #define NETFT_DEFAULT_PORT 3343
 #define NETFT_XSKMAP_MAX 64
 #define NETFT_IPV6_EXT_MAX 4

@@ -1,4 +1,4 @@
--- Wireshark / tshark dissector for the netft wire protocol, version 2
+-- Wireshark / tshark dissector for the netft wire protocol, version 3
 -- (docs/PROTOCOL.md describes every byte). Load it with
 --   tshark -X lua_script:/usr/local/share/netft/netft.lua -r capture.pcapng
 -- or copy it into ~/.local/lib/wireshark/plugins/. Frames on UDP port 3343
@@ -31,7 +31,7 @@ local f = {
     resent = ProtoField.bool("netft.flags.resent", "Resent after failover", 8, nil, FLAG_RESENT),
     header_words = ProtoField.uint8("netft.header_words", "Header length (words)"),
     sender = ProtoField.uint32("netft.sender", "Sender node id"),
-    epoch = ProtoField.uint32("netft.epoch", "Sender epoch"),
+    session = ProtoField.uint32("netft.session", "Sender session", base.HEX),
     route = ProtoField.uint32("netft.route", "Route id", base.HEX),
     payload_length = ProtoField.uint16("netft.payload_length", "Payload length"),
     reserved = ProtoField.uint16("netft.reserved", "Reserved", base.HEX),
@@ -46,14 +46,19 @@ local f = {
     report_link = ProtoField.uint8("netft.report.link", "Sender's link", base.DEC, links),
     report_hearing = ProtoField.bool("netft.report.hearing", "Hearing the receiver"),
     report_received = ProtoField.uint64("netft.report.received", "Received up to"),
+    hello_nonce = ProtoField.bytes("netft.hello.nonce", "Frame nonce"),
+    hello_session_nonce = ProtoField.bytes("netft.hello.session_nonce", "Session nonce"),
+    hello_challenge = ProtoField.bytes("netft.hello.challenge", "Challenge"),
+    hello_answer = ProtoField.bytes("netft.hello.answer", "Answer"),
     hello_name = ProtoField.string("netft.hello.name", "Node name"),
     hello_address = ProtoField.ipv6("netft.hello.address", "Address"),
     hello_prefix = ProtoField.uint8("netft.hello.prefix", "Prefix length"),
 }
 netft.fields = {
     f.magic, f.version, f.type, f.flags, f.authenticated, f.encrypted, f.resent, f.header_words,
-    f.sender, f.epoch, f.route, f.payload_length, f.reserved, f.seq, f.ack, f.timestamp, f.stream_seq,
+    f.sender, f.session, f.route, f.payload_length, f.reserved, f.seq, f.ack, f.timestamp, f.stream_seq,
     f.payload, f.tag, f.report_count, f.report_route, f.report_link, f.report_hearing, f.report_received,
+    f.hello_nonce, f.hello_session_nonce, f.hello_challenge, f.hello_answer,
     f.hello_name, f.hello_address, f.hello_prefix,
 }
 
@@ -84,8 +89,16 @@ local function report(buf, tree)
     end
 end
 
-local function hello(buf, tree)
-    if buf:len() < 1 then return end
+local function hello(whole, tree)
+    if whole:len() < 89 then
+        tree:add_proto_expert_info(malformed, "hello shorter than its handshake")
+        return
+    end
+    tree:add(f.hello_nonce, whole(0, 24))
+    tree:add(f.hello_session_nonce, whole(24, 32))
+    tree:add(f.hello_challenge, whole(56, 16))
+    tree:add(f.hello_answer, whole(72, 16))
+    local buf = whole(88):tvb()
     local n = buf(0, 1):uint()
     if 1 + n >= buf:len() then
         tree:add_proto_expert_info(malformed, "hello shorter than its name")
@@ -117,7 +130,7 @@ local function dissect(buf, pinfo, root)
     flag_tree:add(f.resent, buf(6, 1))
     tree:add(f.header_words, buf(7, 1))
     tree:add(f.sender, buf(8, 4))
-    tree:add(f.epoch, buf(12, 4))
+    tree:add(f.session, buf(12, 4))
     tree:add(f.route, buf(16, 4))
     tree:add(f.payload_length, buf(20, 2))
     tree:add(f.reserved, buf(22, 2))
@@ -162,7 +175,7 @@ end
 
 -- Frames on another port: recognised by magic and version.
 local function heuristic(buf, pinfo, root)
-    if buf:len() < HEADER or buf(0, 4):uint() ~= 0x4E654654 or buf(4, 1):uint() ~= 2 then return false end
+    if buf:len() < HEADER or buf(0, 4):uint() ~= 0x4E654654 or buf(4, 1):uint() ~= 3 then return false end
     dissect(buf, pinfo, root)
     return true
 end

@@ -28,7 +28,7 @@ def ipv6(nexthdr, body):
     dst = bytes.fromhex("20010db8000000000000000000000002")
     return struct.pack("!IHBB", 0x60000000, len(body), nexthdr, 64) + src + dst + body
 
-def netft(version=2, size=48):
+def netft(version=3, size=48):  # the wire version (Wire.version, bpf/netft_wire.h)
     return struct.pack("!IB", MAGIC, version) + bytes(size - 5)
 
 frames = [

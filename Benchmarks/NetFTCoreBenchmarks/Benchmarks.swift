@@ -23,7 +23,7 @@ let benchmarks: @Sendable () -> Void = {
 
     for (payload, security) in [(64, SecurityLevel.none), (64, .sign), (1400, .sign), (64, .encrypt), (1400, .encrypt)] {
         Benchmark("seal \(security) \(payload)B") { benchmark in
-            var header = FrameHeader(type: .data, sender: 1, epoch: 1, route: 7, payloadLength: UInt16(payload), sequence: 0)
+            var header = FrameHeader(type: .data, sender: 1, session: 1, route: 7, payloadLength: UInt16(payload), sequence: 0)
             for i in benchmark.scaledIterations {
                 header.sequence = UInt64(i) + 1
                 blackHole(try FrameCodec.seal(header, in: buffer, security: security, key: key))
@@ -33,7 +33,7 @@ let benchmarks: @Sendable () -> Void = {
 
     for payload in [64, 1400] {
         Benchmark("open+verify sign \(payload)B") { benchmark in
-            let header = FrameHeader(type: .data, sender: 1, epoch: 1, route: 7, payloadLength: UInt16(payload), sequence: 1)
+            let header = FrameHeader(type: .data, sender: 1, session: 1, route: 7, payloadLength: UInt16(payload), sequence: 1)
             let length = try FrameCodec.seal(header, in: buffer, security: .sign, key: key)
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
@@ -75,20 +75,37 @@ let benchmarks: @Sendable () -> Void = {
         var sender = engine(node: 1, peer: 2, key: key)
         var receiver = engine(node: 2, peer: 1, key: key)
         let route = sender.table.routeIDs(to: 2)[0]
+        handshake(&sender, &receiver, route: route, buffer: buffer)
         _ = (sender.table.activeRoute(to: 2), route)
+        let path = receiver.table.path(of: route)
         let now = Instant(nanoseconds: 1_000_000)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             guard let (_, length, _) = try sender.encapsulate(to: 2, payloadLength: 64, in: buffer, now: now) else { fatalError("no route") }
-            blackHole(receiver.receive(buffer, length: length, now: now))
+            blackHole(receiver.receive(buffer, length: length, from: path, now: now))
         }
     }
+}
+
+/// Runs the hello handshake between two engines over `route` (what the
+/// datapath does at start), so both hold a session.
+func handshake(_ a: inout NodeEngine, _ b: inout NodeEngine, route: RouteID, buffer: UnsafeMutableRawBufferPointer) {
+    var length = try! a.hello(on: route, into: buffer, now: .zero)
+    var towardB = true
+    for step in 1...8 {
+        let now = Instant(nanoseconds: UInt64(step) * 1_000_000)
+        let outcome = towardB ? b.receive(buffer, length: length, from: b.table.path(of: route), now: now) : a.receive(buffer, length: length, from: a.table.path(of: route), now: now)
+        guard case .reply(let next, _) = outcome else { break }
+        length = next
+        towardB.toggle()
+    }
+    precondition(a.sessions.established(b.table.localNode) != nil && b.sessions.established(a.table.localNode) != nil, "benchmark handshake failed")
 }
 
 /// An engine whose single route to `peer` is already Up.
 func engine(node: NodeID, peer: NodeID, key: ClusterKey) -> NodeEngine {
     let a = IPAddress.v4(0xC612_0101), b = IPAddress.v4(0xC612_0102)
-    var table = RouteTable(localNode: node, epoch: 1)
+    var table = RouteTable(localNode: node)
     let (local, remote) = node == 1 ? (a, b) : (b, a)
     table.add(Route(
         id: Route.id(between: a, and: b), peer: peer, peerName: "peer", network: "net1", localInterface: "eth0",
@@ -96,9 +113,9 @@ func engine(node: NodeID, peer: NodeID, key: ClusterKey) -> NodeEngine {
         virtualRemote: Endpoint(.v4(0xA9FE_0002)), priority: 1, heartbeat: .fast), now: .zero)
     table.tick(now: .zero) { _ in }
     let id = Route.id(between: a, and: b)
-    table.heartbeatReplied(FrameHeader(type: .heartbeatReply, sender: peer, epoch: 1, route: id, sequence: 1, timestamp: 0), now: Instant(nanoseconds: 100_000))
+    table.heartbeatReplied(FrameHeader(type: .heartbeatReply, sender: peer, session: 1, route: id, sequence: 1, timestamp: 0), now: Instant(nanoseconds: 100_000))
     table.tick(now: .milliseconds(25)) { _ in }
-    table.heartbeatReplied(FrameHeader(type: .heartbeatReply, sender: peer, epoch: 1, route: id, sequence: 2, timestamp: 25_000_000), now: .milliseconds(26))
+    table.heartbeatReplied(FrameHeader(type: .heartbeatReply, sender: peer, session: 1, route: id, sequence: 2, timestamp: 25_000_000), now: .milliseconds(26))
     precondition(table.activeRoute(to: peer) != nil, "benchmark route did not come up")
     return NodeEngine(table: table, security: .sign, key: key)
 }

@@ -9,4 +9,6 @@ public enum ClusterEvent: Equatable, Sendable {
     case routeChanged(peer: NodeID, from: RouteID?, to: RouteID?)
     case nodeReachable(NodeID)
     case nodeUnreachable(NodeID)
+    /// The handshake established a session with `peer` (its session id), replacing `replaced` (the peer restarted).
+    case sessionEstablished(peer: NodeID, session: UInt32, replaced: UInt32?)
 }

@@ -29,6 +29,33 @@ public final class ClusterKey: @unchecked Sendable {
         ClusterKey.hash(material, context: "netft frame key v1", into: bytes)
     }
 
+    private init(derivedFrom parent: ClusterKey, message: UnsafeRawBufferPointer) {
+        bytes = .allocate(byteCount: ClusterKey.size, alignment: 16)
+        _ = crypto_generichash(
+            bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), ClusterKey.size,
+            message.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(message.count),
+            parent.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), ClusterKey.size)
+    }
+
+    /// The traffic key of frames from `sender` to `receiver` while they run the
+    /// sessions named by the two nonces: keyed BLAKE2b (this key) of
+    /// "netft traffic v3" ‖ sender id ‖ receiver id ‖ sender nonce ‖ receiver nonce.
+    func trafficKey(from sender: NodeID, _ senderNonce: SessionNonce, to receiver: NodeID, _ receiverNonce: SessionNonce) -> ClusterKey {
+        let context = Array("netft traffic v3".utf8)
+        let size = context.count + 8 + 2 * SessionNonce.size
+        let message = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+        defer {
+            ClusterKey.wipe(message)
+            message.deallocate()
+        }
+        message.copyBytes(from: context)
+        message.storeBE32(sender, at: context.count)
+        message.storeBE32(receiver, at: context.count + 4)
+        senderNonce.write(to: UnsafeMutableRawBufferPointer(rebasing: message[(context.count + 8)..<(context.count + 40)]))
+        receiverNonce.write(to: UnsafeMutableRawBufferPointer(rebasing: message[(context.count + 40)..<size]))
+        return ClusterKey(derivedFrom: self, message: UnsafeRawBufferPointer(message))
+    }
+
     /// From bytes in an array (tests, the unused key of security none).
     public convenience init(secret: [UInt8]) throws(KeyError) {
         let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(secret.count, 1), alignment: 16)

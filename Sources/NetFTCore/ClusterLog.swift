@@ -16,6 +16,12 @@ public enum ClusterLog {
         """
     }
 
+    /// A session id as 8 hex digits.
+    public static func hex(_ session: UInt32) -> String {
+        let digits = String(session, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
+    }
+
     /// Attributes: bit 0 heartbeats on (always), bit 1 cross-subnet.
     public static func attributes(_ r: Route) -> Int { 1 | (r.crossSubnet ? 2 : 0) }
 
@@ -59,6 +65,10 @@ public enum ClusterLog {
             return ["[TM] Node \(node(peer) ?? "\(peer)") (id \(peer)) is reachable. Route is up and NetFT is ready."]
         case .nodeUnreachable(let peer):
             return ["[TM] Node \(node(peer) ?? "\(peer)") (id \(peer)) is unreachable: no route is up"]
+        case .sessionEstablished(let peer, let session, let replaced):
+            let name = node(peer) ?? "node \(peer)"
+            guard let replaced else { return ["[NETFT] Session with \(name) established (its session \(hex(session)))"] }
+            return ["[NETFT] Session with \(name) established (its session \(hex(session))), replacing \(hex(replaced)): \(name) restarted; frames of its old session are refused"]
         }
     }
 }

@@ -20,14 +20,14 @@ public struct DataStream: Sendable {
     public private(set) var sent: UInt64 = 0
     /// The peer's cumulative acknowledgement of our stream.
     public private(set) var acknowledged: UInt64 = 0
-    /// The peer's epoch our `acknowledged` refers to: a restarted peer knows nothing we sent.
-    private var ackEpoch: UInt32 = 0
+    /// The peer's session our `acknowledged` refers to: a restarted peer knows nothing we sent.
+    private var ackSession: UInt32 = 0
 
     // Inbound
     /// The peer's stream sequences accepted, and their cumulative point.
     public private(set) var received = ReplayWindow()
-    /// The peer's epoch `received` belongs to.
-    public private(set) var peerEpoch: UInt32 = 0
+    /// The peer's session `received` belongs to.
+    public private(set) var peerSession: UInt32 = 0
     /// Data frames accepted since our last ack, and when the first of them arrived.
     public private(set) var unackedCount = 0
     public private(set) var unackedSince: Instant?
@@ -44,12 +44,12 @@ public struct DataStream: Sendable {
         return sent
     }
 
-    /// The peer's cumulative acknowledgement, carried by a frame of `epoch`.
+    /// The peer's cumulative acknowledgement, carried by a frame of its `session`.
     @inline(__always)
-    public mutating func acknowledge(_ upTo: UInt64, epoch: UInt32) {
-        if epoch != ackEpoch {
+    public mutating func acknowledge(_ upTo: UInt64, session: UInt32) {
+        if session != ackSession {
             // A peer that restarted has none of what we sent before: nothing of it is resent.
-            ackEpoch = epoch
+            ackSession = session
             acknowledged = sent
             return
         }
@@ -58,11 +58,11 @@ public struct DataStream: Sendable {
 
     public enum Arrival: Equatable, Sendable { case new, duplicate, tooOld }
 
-    /// A data frame with stream sequence `sequence` from the peer's `epoch` arrived.
+    /// A data frame with stream sequence `sequence` from the peer's `session` arrived.
     @inline(__always)
-    public mutating func accept(_ sequence: UInt64, epoch: UInt32, now: Instant) -> Arrival {
-        if epoch != peerEpoch {
-            peerEpoch = epoch
+    public mutating func accept(_ sequence: UInt64, session: UInt32, now: Instant) -> Arrival {
+        if session != peerSession {
+            peerSession = session
             received = ReplayWindow()
         }
         switch received.accept(sequence) {

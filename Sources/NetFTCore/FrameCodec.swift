@@ -4,8 +4,10 @@ import CSodium
 /// frame or a socket buffer): no copies, no allocation, every bound checked.
 ///
 /// Authentication is XChaCha20-Poly1305 (libsodium, detached tag, in place).
-/// The 24-byte nonce is sender ‖ epoch ‖ route ‖ sequence ‖ 0000, unique
-/// because a sender never reuses a sequence on a route within an epoch.
+/// The 24-byte nonce is sender ‖ session ‖ route ‖ sequence ‖ 0000, unique
+/// because a traffic key lives for one session of each side and a sender
+/// never reuses a sequence on a route within its session. A hello, sealed
+/// with the long-lived cluster key, takes a random nonce from its payload.
 public enum FrameCodec {
     /// Bytes a frame with `payload` bytes occupies at `security`.
     public static func frameSize(payload: Int, security: SecurityLevel) -> Int {
@@ -30,16 +32,18 @@ public enum FrameCodec {
         writeHeader(header, to: buffer)
         guard security != .none else { return total }
 
-        var nonce = Nonce(header)
+        var nonce = try Nonce(header, buffer)
         let base = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let tag = base + Wire.headerSize + payloadLength
         let k = key.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         withUnsafeBytes(of: &nonce.bytes) { n in
             let npub = n.baseAddress!.assumingMemoryBound(to: UInt8.self)
             if security == .encrypt {
-                let payload = base + Wire.headerSize
+                // A hello's frame nonce stays in the clear (additional data): the receiver needs it first.
+                let clear = header.type == .hello ? Handshake.frameNonceSize : 0
+                let payload = base + Wire.headerSize + clear
                 _ = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-                    payload, tag, nil, payload, UInt64(payloadLength), base, UInt64(Wire.headerSize), nil, npub, k)
+                    payload, tag, nil, payload, UInt64(payloadLength - clear), base, UInt64(Wire.headerSize + clear), nil, npub, k)
             } else {
                 // Sign: no message, everything as additional data (libsodium wants non-null pointers).
                 _ = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
@@ -57,30 +61,40 @@ public enum FrameCodec {
         _ buffer: UnsafeMutableRawBufferPointer, length: Int, security: SecurityLevel, key: ClusterKey
     ) throws(FrameError) -> FrameHeader {
         let header = try readHeader(buffer, length: length)
+        try open(buffer, length: length, header: header, security: security, key: key)
+        return header
+    }
+
+    /// Like `open`, for a header already read with `readHeader` (the receiver
+    /// chooses the key by the header's sender and session).
+    @inline(__always)
+    public static func open(
+        _ buffer: UnsafeMutableRawBufferPointer, length: Int, header: FrameHeader, security: SecurityLevel, key: ClusterKey
+    ) throws(FrameError) {
         let payloadLength = Int(header.payloadLength)
         let protection = header.flags.intersection([.authenticated, .encrypted])
         // A frame must carry exactly the receiver's protection: a weaker one is
         // a downgrade, a stronger one a configuration mismatch.
         guard protection == security.flags else { throw .securityMismatch }
         guard length == frameSize(payload: payloadLength, security: security) else { throw .payloadLengthMismatch }
-        guard security != .none else { return header }
+        guard security != .none else { return }
 
-        var nonce = Nonce(header)
+        var nonce = try Nonce(header, buffer)
         let base = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let tag = base + Wire.headerSize + payloadLength
         let k = key.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let result = withUnsafeBytes(of: &nonce.bytes) { n -> Int32 in
             let npub = n.baseAddress!.assumingMemoryBound(to: UInt8.self)
             if security == .encrypt {
-                let payload = base + Wire.headerSize
+                let clear = header.type == .hello ? Handshake.frameNonceSize : 0
+                let payload = base + Wire.headerSize + clear
                 return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
-                    payload, nil, payload, UInt64(payloadLength), tag, base, UInt64(Wire.headerSize), npub, k)
+                    payload, nil, payload, UInt64(payloadLength - clear), tag, base, UInt64(Wire.headerSize + clear), npub, k)
             }
             return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
                 base, nil, tag, 0, tag, base, UInt64(Wire.headerSize + payloadLength), npub, k)
         }
         guard result == 0 else { throw .authenticationFailed }
-        return header
     }
 
     /// Parses the fixed header without verifying the tag.
@@ -99,7 +113,7 @@ public enum FrameCodec {
         guard Int(payloadLength) + Wire.headerSize <= length else { throw .payloadLengthMismatch }
         return FrameHeader(
             type: type, flags: flags,
-            sender: raw.loadBE32(Wire.Offset.sender), epoch: raw.loadBE32(Wire.Offset.epoch),
+            sender: raw.loadBE32(Wire.Offset.sender), session: raw.loadBE32(Wire.Offset.session),
             route: raw.loadBE32(Wire.Offset.route), payloadLength: payloadLength,
             sequence: raw.loadBE64(Wire.Offset.sequence), acknowledgement: raw.loadBE64(Wire.Offset.acknowledgement),
             timestamp: raw.loadBE64(Wire.Offset.timestamp))
@@ -113,7 +127,7 @@ public enum FrameCodec {
         buffer[Wire.Offset.flags] = h.flags.rawValue
         buffer[Wire.Offset.headerWords] = UInt8(Wire.headerSize / 4)
         buffer.storeBE32(h.sender, at: Wire.Offset.sender)
-        buffer.storeBE32(h.epoch, at: Wire.Offset.epoch)
+        buffer.storeBE32(h.session, at: Wire.Offset.session)
         buffer.storeBE32(h.route, at: Wire.Offset.route)
         buffer.storeBE16(h.payloadLength, at: Wire.Offset.payloadLength)
         buffer.storeBE16(0, at: Wire.Offset.reserved)
@@ -122,22 +136,31 @@ public enum FrameCodec {
         buffer.storeBE64(h.timestamp, at: Wire.Offset.timestamp)
     }
 
-    /// sender ‖ epoch ‖ route ‖ sequence ‖ 0000, on the stack.
+    /// sender ‖ session ‖ route ‖ sequence ‖ 0000, on the stack; for a hello,
+    /// the random first 24 bytes of its payload.
     struct Nonce {
         var bytes: (UInt64, UInt64, UInt64) = (0, 0, 0)
         @inline(__always)
-        init(_ h: FrameHeader) {
-            bytes.0 = (UInt64(h.sender) << 32 | UInt64(h.epoch)).bigEndian
+        init(_ h: FrameHeader, _ buffer: UnsafeMutableRawBufferPointer) throws(FrameError) {
+            if h.type == .hello {
+                guard h.payloadLength >= Handshake.frameNonceSize else { throw .malformedPayload }
+                withUnsafeMutableBytes(of: &bytes) {
+                    $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[Wire.headerSize..<(Wire.headerSize + Handshake.frameNonceSize)]))
+                }
+                return
+            }
+            bytes.0 = (UInt64(h.sender) << 32 | UInt64(h.session)).bigEndian
             bytes.1 = (UInt64(h.route) << 32 | (h.sequence >> 32)).bigEndian
             bytes.2 = ((h.sequence & 0xFFFF_FFFF) << 32).bigEndian
         }
     }
 }
 
+/// Big-endian reads, shared with the dataplane's outer-header parser.
 extension UnsafeRawBufferPointer {
-    @inline(__always) func loadBE16(_ at: Int) -> UInt16 { UInt16(bigEndian: loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
-    @inline(__always) func loadBE32(_ at: Int) -> UInt32 { UInt32(bigEndian: loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
-    @inline(__always) func loadBE64(_ at: Int) -> UInt64 { UInt64(bigEndian: loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+    @inline(__always) public func loadBE16(_ at: Int) -> UInt16 { UInt16(bigEndian: loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
+    @inline(__always) public func loadBE32(_ at: Int) -> UInt32 { UInt32(bigEndian: loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+    @inline(__always) public func loadBE64(_ at: Int) -> UInt64 { UInt64(bigEndian: loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
 }
 
 extension UnsafeMutableRawBufferPointer {

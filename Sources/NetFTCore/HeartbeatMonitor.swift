@@ -125,6 +125,13 @@ public struct HeartbeatMonitor: Sendable {
         return goDown(.unansweredData(probes: BlackholeProbe.probes), now: now)
     }
 
+    /// A session with the peer was just established: ask at once, and do not
+    /// count the request sent before it (it could not be answered).
+    public mutating func sessionStarted(now: Instant) {
+        requestOutstanding = false
+        nextRequestAt = now
+    }
+
     /// The local interface of this route went down or came back.
     public mutating func linkChanged(up: Bool, now: Instant) -> Event? {
         guard up != linkUp else { return nil }

@@ -9,12 +9,18 @@ public struct NodeEngine: Sendable {
     /// Per peer: the route its latest data came in on, where our acks go.
     public private(set) var ackRoutes: [NodeID: RouteID] = [:]
     public let security: SecurityLevel
+    /// The cluster key: seals hellos; traffic keys are derived from it per session.
     public let key: ClusterKey
+    /// Our session and the handshake with every peer.
+    public private(set) var sessions: SessionTable
+    /// Who we are, in every hello.
+    public var identity = Hello(nodeName: "", addresses: [])
+    let random: any RandomSource
     /// Frames refused, by reason.
     public private(set) var drops = DropCounters()
 
     public struct DropCounters: Equatable, Sendable {
-        public private(set) var counts = InlineArray<16, UInt64>(repeating: 0)
+        public private(set) var counts = InlineArray<24, UInt64>(repeating: 0)
         public subscript(reason: FrameError) -> UInt64 { counts[FrameError.allCases.firstIndex(of: reason)!] }
         mutating func count(_ reason: FrameError) {
             counts[FrameError.allCases.firstIndex(of: reason)!] &+= 1
@@ -42,10 +48,13 @@ public struct NodeEngine: Sendable {
         case dropped(FrameError)
     }
 
-    public init(table: RouteTable, security: SecurityLevel, key: ClusterKey) {
+    public init(table: RouteTable, security: SecurityLevel, key: ClusterKey, random: some RandomSource = SystemRandom()) {
+        precondition(FrameError.allCases.count <= 24, "DropCounters holds 24 reasons")
         self.table = table
         self.security = security
         self.key = key
+        self.random = random
+        sessions = SessionTable(localNode: table.localNode, key: key, random: random)
         streams = StreamTable(peers: table.peerIDs)
     }
 
@@ -53,14 +62,22 @@ public struct NodeEngine: Sendable {
 
     /// Authenticates and accounts a frame in `buffer[0..<length]` (`buffer` may be
     /// larger: a reply is written in place and may need the room).
-    public mutating func receive(_ buffer: UnsafeMutableRawBufferPointer, length: Int, now: Instant) -> Inbound {
+    public mutating func receive(_ buffer: UnsafeMutableRawBufferPointer, length: Int, from path: FramePath?, now: Instant) -> Inbound {
         do throws(FrameError) {
-            let header = try FrameCodec.open(buffer, length: length, security: security, key: key)
+            let header = try FrameCodec.readHeader(buffer, length: length)
+            // Before any key is chosen: a genuine frame of another route's path
+            // (a relay between networks) never counts for this one.
+            if let path, !table.carries(header.route, by: path) { throw .wrongPath }
+            if header.type == .hello { return try receiveHello(header, buffer, length: length, now: now) }
+            // Only the peer's established session has a key: older sessions of
+            // either side, and anyone before the handshake, stop here.
+            guard let rx = sessions.receiveKey(from: header.sender, session: header.session) else { throw .unknownSession }
+            try FrameCodec.open(buffer, length: length, header: header, security: security, key: rx)
             try table.accept(header, bytes: length, now: now)
             let payload = UnsafeRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + Int(header.payloadLength))])
             if header.type == .data || header.type == .ack || header.type == .heartbeatRequest {
                 let before = streams[header.sender]?.acknowledged
-                streams.update(header.sender) { $0.acknowledge(header.acknowledgement, epoch: header.epoch) }
+                streams.update(header.sender) { $0.acknowledge(header.acknowledgement, session: header.session) }
                 // Proof our frames get through: the peer's ack moved (a request's
                 // ack may have crossed from any route, so only data and acks count).
                 if header.type != .heartbeatRequest && streams[header.sender]?.acknowledged != before { table.answered(on: header.route) }
@@ -68,7 +85,7 @@ public struct NodeEngine: Sendable {
             switch header.type {
             case .data:
                 // The stream sequence rides in the timestamp field of data frames.
-                switch streams.update(header.sender, { $0.accept(header.timestamp, epoch: header.epoch, now: now) }) {
+                switch streams.update(header.sender, { $0.accept(header.timestamp, session: header.session, now: now) }) {
                 case .new?:
                     ackRoutes[header.sender] = header.route
                 case .duplicate?:
@@ -87,13 +104,32 @@ public struct NodeEngine: Sendable {
             case .ack:
                 return .consumed(.ack, route: header.route)
             case .hello:
-                _ = try Hello(decoding: payload)
-                return .consumed(.hello, route: header.route)
+                return .consumed(.hello, route: header.route)  // handled above
             }
         } catch {
             drops.count(error)
             return .dropped(error)
         }
+    }
+
+    /// A hello: sealed with the cluster key, it carries the handshake. Its
+    /// route must lead to its sender; its sequence is not windowed (a replayed
+    /// hello can at most make a candidate that never completes).
+    private mutating func receiveHello(
+        _ header: FrameHeader, _ buffer: UnsafeMutableRawBufferPointer, length: Int, now: Instant
+    ) throws(FrameError) -> Inbound {
+        guard table.peer(of: header.route) == header.sender else { throw .unknownRoute }
+        try FrameCodec.open(buffer, length: length, header: header, security: security, key: key)
+        let payload = UnsafeRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + Int(header.payloadLength))])
+        let handshake = try Handshake(decoding: payload)
+        guard handshake.session.id == header.session else { throw .malformedPayload }
+        let outcome = sessions.received(handshake, from: header.sender, now: now)
+        if let (session, replaced) = outcome.established {
+            table.record(.sessionEstablished(peer: header.sender, session: session, replaced: replaced))
+            table.sessionStarted(with: header.sender, now: now)
+        }
+        guard outcome.answer else { return .consumed(.hello, route: header.route) }
+        return .reply(length: try hello(on: header.route, into: buffer, now: now), route: header.route)
     }
 
     private mutating func readReport(_ payload: UnsafeRawBufferPointer, from peer: NodeID, now: Instant) throws(FrameError) {
@@ -104,30 +140,55 @@ public struct NodeEngine: Sendable {
     /// sequence, the request's sequence acknowledged and its timestamp echoed.
     private mutating func answer(_ request: FrameHeader, in buffer: UnsafeMutableRawBufferPointer, now: Instant) throws(FrameError) -> Int {
         guard let sequence = table.nextSequence(on: request.route) else { throw .unknownRoute }
+        guard let tx = sessions.transmitKey(to: request.sender) else { throw .unknownSession }
         let payload = UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(buffer.count - security.tagSize)])
         let reportLength = try table.writeReport(for: request.sender, now: now, into: payload)
         let reply = FrameHeader(
-            type: .heartbeatReply, sender: table.localNode, epoch: table.epoch, route: request.route,
+            type: .heartbeatReply, sender: table.localNode, session: sessions.localID, route: request.route,
             payloadLength: UInt16(reportLength), sequence: sequence, acknowledgement: request.sequence,
             timestamp: request.timestamp)
-        let length = try FrameCodec.seal(reply, in: buffer, security: security, key: key)
+        let length = try FrameCodec.seal(reply, in: buffer, security: security, key: tx)
         table.sent(on: request.route, bytes: length)
         return length
     }
 
     // MARK: Send
 
+    /// Whether a hello should go out on `route` with its heartbeat: until the
+    /// route's peer has a session with us, and while a new one is in handshake.
+    public mutating func helloDue(on route: RouteID, now: Instant) -> Bool {
+        guard let peer = table.peer(of: route) else { return false }
+        return sessions.helloDue(to: peer, now: now)
+    }
+
+    /// Builds our hello for `route`'s peer into `buffer`; returns its length.
+    public mutating func hello(on route: RouteID, into buffer: UnsafeMutableRawBufferPointer, now: Instant) throws(FrameError) -> Int {
+        guard let peer = table.peer(of: route), let sequence = table.nextSequence(on: route) else { throw .unknownRoute }
+        guard buffer.count > FrameCodec.payloadOffset + security.tagSize else { throw .bufferTooSmall }
+        let payload = UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(buffer.count - security.tagSize)])
+        let payloadLength = try sessions.handshake(to: peer, identity: identity).write(into: payload, random: random)
+        let header = FrameHeader(
+            type: .hello, sender: table.localNode, session: sessions.localID, route: route,
+            payloadLength: UInt16(payloadLength), sequence: sequence, timestamp: now.nanoseconds)
+        let length = try FrameCodec.seal(header, in: buffer, security: security, key: key)
+        table.sent(on: route, bytes: length)
+        return length
+    }
+
     /// Builds a heartbeat request for `route` into `buffer`; returns its length.
+    /// Throws `unknownSession` before the handshake with the route's peer is complete.
     public mutating func heartbeatRequest(on route: RouteID, into buffer: UnsafeMutableRawBufferPointer, now: Instant) throws(FrameError) -> Int {
-        guard let status = table.status(route), let sequence = table.nextSequence(on: route) else { throw .unknownRoute }
+        guard let status = table.status(route) else { throw .unknownRoute }
+        guard let tx = sessions.transmitKey(to: status.route.peer) else { throw .unknownSession }
+        guard let sequence = table.nextSequence(on: route) else { throw .unknownRoute }
         guard buffer.count > FrameCodec.payloadOffset + security.tagSize else { throw .bufferTooSmall }
         let payload = UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(buffer.count - security.tagSize)])
         let reportLength = try table.writeReport(for: status.route.peer, now: now, into: payload)
         let header = FrameHeader(
-            type: .heartbeatRequest, sender: table.localNode, epoch: table.epoch, route: route,
+            type: .heartbeatRequest, sender: table.localNode, session: sessions.localID, route: route,
             payloadLength: UInt16(reportLength), sequence: sequence,
             acknowledgement: streams[status.route.peer]?.received.cumulative ?? 0, timestamp: now.nanoseconds)
-        let length = try FrameCodec.seal(header, in: buffer, security: security, key: key)
+        let length = try FrameCodec.seal(header, in: buffer, security: security, key: tx)
         table.sent(on: route, bytes: length)
         return length
     }
@@ -188,14 +249,16 @@ public struct NodeEngine: Sendable {
         flags: FrameFlags = [], streamSequence: UInt64? = nil
     ) throws(FrameError) -> Int {
         guard payloadLength <= Int(UInt16.max) else { throw .bufferTooSmall }
-        guard let sequence = table.nextSequence(on: route), let peer = table.peer(of: route) else { throw .unknownRoute }
+        guard let peer = table.peer(of: route) else { throw .unknownRoute }
+        guard let tx = sessions.transmitKey(to: peer) else { throw .unknownSession }
+        guard let sequence = table.nextSequence(on: route) else { throw .unknownRoute }
         // Data and acks carry the cumulative ack of the peer's stream; a data
         // frame carries its stream sequence where other frames carry a clock.
         let header = FrameHeader(
-            type: type, flags: flags, sender: table.localNode, epoch: table.epoch, route: route,
+            type: type, flags: flags, sender: table.localNode, session: sessions.localID, route: route,
             payloadLength: UInt16(payloadLength), sequence: sequence,
             acknowledgement: streams[peer]?.received.cumulative ?? 0, timestamp: streamSequence ?? now.nanoseconds)
-        let length = try FrameCodec.seal(header, in: buffer, security: security, key: key)
+        let length = try FrameCodec.seal(header, in: buffer, security: security, key: tx)
         table.sent(on: route, bytes: length)
         streams.update(peer) { $0.acked() }
         return length

@@ -8,8 +8,8 @@ public struct RouteStatus: Sendable {
     public internal(set) var sentSequence: UInt64 = 0
     /// The peer's sequences we accepted on this route.
     public internal(set) var window = ReplayWindow()
-    /// The peer's epoch the window belongs to.
-    public internal(set) var peerEpoch: UInt32 = 0
+    /// The peer's session the window belongs to.
+    public internal(set) var peerSession: UInt32 = 0
     /// When any authenticated frame last arrived from the peer on this route.
     public internal(set) var lastHeardAt: Instant?
     /// What the peer last said about this route, and when (over any route).

@@ -3,8 +3,6 @@
 /// frames and ticks with a timestamp and carries out what it answers.
 public struct RouteTable: Sendable {
     public let localNode: NodeID
-    /// Our start time in seconds; part of every nonce, so it must grow across restarts.
-    public let epoch: UInt32
     public var selector = RouteSelector()
     public private(set) var routes: [RouteStatus] = []
     private var index: [RouteID: Int] = [:]
@@ -17,9 +15,8 @@ public struct RouteTable: Sendable {
         var reachable = false
     }
 
-    public init(localNode: NodeID, epoch: UInt32) {
+    public init(localNode: NodeID) {
         self.localNode = localNode
-        self.epoch = epoch
     }
 
     // MARK: Topology
@@ -43,6 +40,21 @@ public struct RouteTable: Sendable {
     @inline(__always)
     public func peer(of id: RouteID) -> NodeID? { index[id].map { routes[$0].route.peer } }
 
+    /// The path a genuine frame of route `id` arrives by, here.
+    public func path(of id: RouteID) -> FramePath? {
+        index[id].map { FramePath(local: routes[$0].route.realLocal.address, remote: routes[$0].route.realRemote) }
+    }
+
+    /// Whether a frame for route `id` that came by `path` took the route's own
+    /// link and came from its remote endpoint (true for a route we do not
+    /// know: that is `unknown_route`, refused later).
+    @inline(__always)
+    public func carries(_ id: RouteID, by path: FramePath) -> Bool {
+        guard let i = index[id] else { return true }
+        let route = routes[i].route
+        return route.realLocal.address == path.local && route.realRemote == path.remote
+    }
+
     /// New heartbeat settings for a route, applied without touching its state:
     /// an Up route stays Up (a reload must not cause a failover).
     public mutating func updateHeartbeat(_ id: RouteID, _ settings: HeartbeatSettings) {
@@ -61,6 +73,16 @@ public struct RouteTable: Sendable {
     /// Whether events wait to be drained (cheap: asked after every step of the datapath).
     @inline(__always)
     public var hasPendingEvents: Bool { !pending.isEmpty }
+
+    /// An event from outside the table (the handshake), logged in order with the rest.
+    mutating func record(_ event: ClusterEvent) { pending.append(event) }
+
+    /// The handshake with `peer` completed: heartbeat every route to it now,
+    /// not a Delay later, so the best network comes up first.
+    mutating func sessionStarted(with peer: NodeID, now: Instant) {
+        for i in peers[peer]?.routes ?? [] { routes[i].monitor.sessionStarted(now: now) }
+        recomputeDeadline()
+    }
 
     /// Events since the last call, oldest first.
     public mutating func drainEvents() -> [ClusterEvent] {
@@ -163,14 +185,14 @@ public struct RouteTable: Sendable {
 
     // MARK: Receiving
 
-    /// Accepts an authenticated frame's sequence on its route: new epochs of
-    /// the peer reset the window, older ones and replays are refused.
+    /// Accepts an authenticated frame's sequence on its route: a new session
+    /// of the peer (established by the handshake) resets the window; replays
+    /// are refused.
     @inline(__always)
     public mutating func accept(_ header: FrameHeader, bytes: Int, now: Instant) throws(FrameError) {
         guard let i = index[header.route], routes[i].route.peer == header.sender else { throw .unknownRoute }
-        if header.epoch != routes[i].peerEpoch {
-            guard header.epoch > routes[i].peerEpoch else { throw .staleEpoch }
-            routes[i].peerEpoch = header.epoch
+        if header.session != routes[i].peerSession {
+            routes[i].peerSession = header.session
             routes[i].window = ReplayWindow()
         }
         switch routes[i].window.accept(header.sequence) {

@@ -1,10 +1,10 @@
-/// The netft wire format, version 2 (docs/PROTOCOL.md describes every byte).
+/// The netft wire format, version 3 (docs/PROTOCOL.md describes every byte).
 /// Constants shared with the XDP classifier (bpf/netft_wire.h); a dataplane
 /// test checks both sides agree.
 public enum Wire {
     /// "NeFT" in network order: the first four bytes after the UDP header.
     public static let magic: UInt32 = 0x4E65_4654
-    public static let version: UInt8 = 2
+    public static let version: UInt8 = 3
     public static let defaultPort: UInt16 = 3343
 
     /// Fixed header length; byte 7 carries it in 4-byte words.
@@ -15,7 +15,7 @@ public enum Wire {
     /// Header field offsets.
     enum Offset {
         static let magic = 0, version = 4, type = 5, flags = 6, headerWords = 7
-        static let sender = 8, epoch = 12, route = 16, payloadLength = 20, reserved = 22
+        static let sender = 8, session = 12, route = 16, payloadLength = 20, reserved = 22
         static let sequence = 24, acknowledgement = 32, timestamp = 40
     }
 }
@@ -30,7 +30,8 @@ public enum FrameType: UInt8, CaseIterable, Sendable {
     case data = 3
     /// A cumulative acknowledgement of data on this route; no payload.
     case ack = 4
-    /// Sent at join: node name and interface addresses.
+    /// The handshake: the sender's session nonce, a challenge and the answer to the
+    /// peer's, then its name and addresses. Sealed with the cluster key.
     case hello = 5
 }
 
@@ -57,8 +58,9 @@ public struct FrameHeader: Equatable, Hashable, Sendable {
     public var type: FrameType
     public var flags: FrameFlags
     public var sender: NodeID
-    /// The sender's start time in seconds: (sender, epoch, route, sequence) never repeats.
-    public var epoch: UInt32
+    /// The sender's session: random at each start, the first 4 bytes of its
+    /// session nonce. Selects the traffic key; never compared by size.
+    public var session: UInt32
     public var route: RouteID
     public var payloadLength: UInt16
     public var sequence: UInt64
@@ -69,13 +71,13 @@ public struct FrameHeader: Equatable, Hashable, Sendable {
     public var timestamp: UInt64
 
     public init(
-        type: FrameType, flags: FrameFlags = [], sender: NodeID, epoch: UInt32, route: RouteID,
+        type: FrameType, flags: FrameFlags = [], sender: NodeID, session: UInt32, route: RouteID,
         payloadLength: UInt16 = 0, sequence: UInt64, acknowledgement: UInt64 = 0, timestamp: UInt64 = 0
     ) {
         self.type = type
         self.flags = flags
         self.sender = sender
-        self.epoch = epoch
+        self.session = session
         self.route = route
         self.payloadLength = payloadLength
         self.sequence = sequence
@@ -101,6 +103,11 @@ public enum FrameError: String, Error, CaseIterable, Sendable {
     case tooOld = "too_old"
     /// A data frame whose stream sequence was already delivered (a copy resent after a failover).
     case duplicateData = "duplicate_data"
-    case staleEpoch = "stale_epoch"
+    /// No session with the sender has this id: an older session of the sender
+    /// (it restarted), a handshake not yet complete, or a forgery.
+    case unknownSession = "unknown_session"
     case unknownRoute = "unknown_route"
+    /// A frame for a route that came in on another link or from another address
+    /// than the route's own: a relay between networks, or a spoofer.
+    case wrongPath = "wrong_path"
 }

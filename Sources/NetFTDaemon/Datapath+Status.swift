@@ -30,6 +30,7 @@ extension Datapath {
             let ids = engine.table.routeIDs(to: n.id)
             return NodeStatus.NodeInfo(
                 name: n.name, id: n.id, reachable: engine.table.isReachable(n.id), active_route: engine.table.activeRoute(to: n.id),
+                session: engine.sessions.established(n.id).map { ClusterLog.hex($0.session) },
                 virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: n.id))",
                 virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: n.id))",
                 routes_up: ids.filter { engine.table.status($0)?.state == .up }.count, routes: ids.count,
@@ -90,7 +91,7 @@ extension Datapath {
             drops["udp_send_errors"] = udp.sendErrors
         }
         return NodeStatus(
-            node: me.name, node_id: me.id, cluster: config.cluster, udp_port: config.port, security: "\(config.security)", key_fingerprint: config.security == .none ? nil : engine.key.fingerprint, dataplane: port.kind.rawValue, dataplane_reason: facts.dataplaneReason,
+            node: me.name, node_id: me.id, cluster: config.cluster, udp_port: config.port, session: ClusterLog.hex(engine.sessions.localID), security: "\(config.security)", key_fingerprint: config.security == .none ? nil : engine.key.fingerprint, dataplane: port.kind.rawValue, dataplane_reason: facts.dataplaneReason,
             adapter: adapter.name, adapter_offloads: adapter.offloads, virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id))",
             virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id))", mtu: adapter.mtu,
             uptime_s: Double(now.since(started)) / 1e9, routes: routes, nodes: nodes, links: links, drops: drops, datapath: datapath,

@@ -190,8 +190,8 @@ final class Datapath {
     @inline(__always)
     func receiveFrames() -> Int {
         let now = Instant.now
-        let handled = port.receive(limit: 256) { buffer, length in
-            switch engine.receive(buffer, length: length, now: now) {
+        let handled = port.receive(limit: 256) { buffer, length, path in
+            switch engine.receive(buffer, length: length, from: path, now: now) {
             case .deliver(let offset, let count, _, _):
                 coalescer.add(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)])) { writeAdapter($0, $1) }
                 return .done
@@ -299,6 +299,13 @@ final class Datapath {
         engine.table.tick(now: now) { requests.append($0) }
         for route in requests {
             guard let target = routeLinks[route] else { continue }
+            if engine.helloDue(on: route, now: now) {
+                port.sendControl { buffer in
+                    guard let length = try? engine.hello(on: route, into: buffer, now: now) else { return nil }
+                    return Outbound(link: target.link, remote: target.remote, length: length)
+                }
+            }
+            // Before the handshake there is no traffic key: the request is not sent (the tick still counts it).
             port.sendControl { buffer in
                 guard let length = try? engine.heartbeatRequest(on: route, into: buffer, now: now) else { return nil }
                 return Outbound(link: target.link, remote: target.remote, length: length)

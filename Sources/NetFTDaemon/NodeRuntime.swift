@@ -92,8 +92,7 @@ public final class NodeRuntime {
             configPath: options.configPath, stopWithPID: options.stopWithPID)
 
         let now = Instant.now
-        let epoch = UInt32(truncatingIfNeeded: time(nil))
-        var table = RouteTable(localNode: me.id, epoch: epoch)
+        var table = RouteTable(localNode: me.id)
         var routeLinks: [RouteID: (link: Int, remote: Endpoint)] = [:]
         for route in plan.routes {
             table.add(route, now: now)
@@ -103,8 +102,13 @@ public final class NodeRuntime {
         let theKey = try key ?? ClusterKey(secret: Array("netft security level none: unused".utf8))
         let watchdog = Watchdog(boundMilliseconds: options.watchdogMilliseconds, log: logger)
         let toControl = control.mailbox
+        var engine = NodeEngine(table: table, security: config.security, key: theKey)
+        engine.identity = Hello(nodeName: me.name, addresses: links.map { link in
+            let prefix = config.networks.first { $0.contains(link.address) }?.prefixLength ?? (link.address.isIPv4 ? 32 : 128)
+            return Hello.Address(link.address, prefixLength: UInt8(prefix))
+        })
         datapath = Datapath(
-            config: config, me: me, log: logger, engine: NodeEngine(table: table, security: config.security, key: theKey), adapter: adapter,
+            config: config, me: me, log: logger, engine: engine, adapter: adapter,
             port: port, routeLinks: routeLinks, retention: NodeRuntime.retention(config, me: me),
             facts: .init(dataplaneReason: reason, warnings: plan.warnings),
             mailbox: inbox, watchdog: watchdog, routesChanged: { toControl.post(.routesChanged) })
@@ -133,7 +137,7 @@ public final class NodeRuntime {
             try? group.syncShutdownGracefully()
             throw error
         }
-        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), security \(config.security)\(key.map { " (key \($0.fingerprint)\(options.keyForm == .passphrase ? ", a passphrase stretched with Argon2id" : ""))" } ?? ""), control \(options.controlPath) and @\(ControlServer.abstractName)")
+        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), session \(ClusterLog.hex(engine.sessions.localID)), security \(config.security)\(key.map { " (key \($0.fingerprint)\(options.keyForm == .passphrase ? ", a passphrase stretched with Argon2id" : ""))" } ?? ""), control \(options.controlPath) and @\(ControlServer.abstractName)")
         if controlServer.abstractChannel == nil {
             let holder = controlServer.abstractHolder.map { "pid \($0)" } ?? "another process"
             logger.warning("[NETFT] @\(ControlServer.abstractName) is held by \(holder) in this network namespace: `netft status` without --control reaches that daemon; this one answers at \(options.controlPath)")

@@ -34,6 +34,8 @@ struct NodeStatus: Codable, Sendable {
         var id: UInt32
         var reachable: Bool
         var active_route: UInt32?
+        /// Its session established with us by the handshake (8 hex digits; nil: none yet).
+        var session: String?
         var virtual_ipv4: String
         var virtual_ipv6: String
         var routes_up: Int
@@ -55,6 +57,8 @@ struct NodeStatus: Codable, Sendable {
     var cluster: String
     /// The UDP port of every netft frame and the security level (captures and dissectors need both).
     var udp_port: UInt16
+    /// This start's session id (8 hex digits, random at each start): every frame carries it.
+    var session: String
     var security: String
     /// Names the cluster key without revealing it (nil at security none): equal on every node with the same key.
     var key_fingerprint: String?

@@ -47,9 +47,10 @@ public protocol DataplanePort: AnyObject {
     var links: [DataplaneLink] { get }
     /// Descriptors that become readable when frames arrive.
     var descriptors: [Int32] { get }
-    /// Hands up to `limit` received netft frames (the UDP payload) to `body`.
-    /// Returns how many were handled.
-    func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int) -> ReceiveAction) -> Int
+    /// Hands up to `limit` received netft frames (the UDP payload) to `body`,
+    /// each with the path it came by: the address of the link whose socket or
+    /// queue took it, and its outer source. Returns how many were handled.
+    func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int, FramePath) -> ReceiveAction) -> Int
     /// Lends a buffer for one netft frame; `body` fills it and says where it goes
     /// (nil: nothing to send). The frame is queued until `flush`. False when
     /// no buffer was free (`body` was not called): the caller backs off.

@@ -20,6 +20,14 @@ enum OuterHeaders {
         var plain: Bool { ip == ethernet && (!ipv4 || payload == ethernet + 20 + udp) }
     }
 
+    /// The outer source address and UDP port of a parsed frame.
+    @inline(__always)
+    static func source(_ f: UnsafeRawBufferPointer, _ parsed: Parsed) -> Endpoint {
+        let port = f.loadBE16(parsed.payload - udp)
+        if parsed.ipv4 { return Endpoint(.v4(f.loadBE32(parsed.ip + 12)), port: port) }
+        return Endpoint(.v6(f.loadBE64(parsed.ip + 8), f.loadBE64(parsed.ip + 16)), port: port)
+    }
+
     /// Parses a received frame, or nil if it is not UDP over IPv4/IPv6 (at
     /// most two VLAN tags) that this parser follows.
     @inline(__always)
@@ -190,10 +198,6 @@ enum OuterHeaders {
             f.storeBytes(of: lo.bigEndian, toByteOffset: at + 8, as: UInt64.self)
         }
     }
-}
-
-extension UnsafeRawBufferPointer {
-    @inline(__always) func loadBE16(_ at: Int) -> UInt16 { UInt16(bigEndian: loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
 }
 
 extension UnsafeMutableRawBufferPointer {

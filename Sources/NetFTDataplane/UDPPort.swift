@@ -110,7 +110,7 @@ public final class UDPPort: DataplanePort {
         return fd
     }
 
-    public func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int) -> ReceiveAction) -> Int {
+    public func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int, FramePath) -> ReceiveAction) -> Int {
         var handled = 0
         // Round-robin over the sockets so one busy link cannot starve another.
         for step in 0..<sockets.count where handled < limit {
@@ -123,12 +123,16 @@ public final class UDPPort: DataplanePort {
             guard n > 0 else { continue }
             for i in 0..<Int(n) {
                 let slot = UnsafeMutableRawBufferPointer(rebasing: rxBuffers[(i * UDPPort.rxBufferSize)..<((i + 1) * UDPPort.rxBufferSize)])
+                // The socket is bound to its link (SO_BINDTODEVICE): that is the local side.
+                var addressLength: UInt32 = 0
+                let source = SocketAddress.read(netft_udp_batch_addr(rx, UInt32(i), &addressLength), length: addressLength)
+                let path = FramePath(local: links[s].address, remote: source)
                 let length = Int(netft_udp_batch_len(rx, UInt32(i)))
                 let segment = Int(netft_udp_batch_gso_size(rx, UInt32(i)))
                 counters.receivedMessages &+= 1
                 guard segment > 0 && segment < length else {
                     counters.receivedFrames &+= 1
-                    if case .reply(let replyLength) = body(slot, length) { reply(fd, slot, replyLength, message: i) }
+                    if case .reply(let replyLength) = body(slot, length, path) { reply(fd, slot, replyLength, message: i) }
                     continue
                 }
                 // A GRO run: frames back to back, each `segment` bytes but the last.
@@ -141,10 +145,10 @@ public final class UDPPort: DataplanePort {
                     // Data is handled in place; anything that may answer is
                     // moved out first, so a reply cannot overwrite the next frame.
                     if frameLength > 5 && frame[5] == FrameType.data.rawValue {
-                        _ = body(frame, frameLength)
+                        _ = body(frame, frameLength, path)
                     } else if frameLength <= scratch.count {
                         scratch.copyMemory(from: UnsafeRawBufferPointer(frame))
-                        if case .reply(let replyLength) = body(scratch, frameLength) { reply(fd, scratch, replyLength, message: i) }
+                        if case .reply(let replyLength) = body(scratch, frameLength, path) { reply(fd, scratch, replyLength, message: i) }
                     }
                 }
             }
@@ -207,6 +211,28 @@ public final class UDPPort: DataplanePort {
 
 /// sockaddr_in / sockaddr_in6 from an Endpoint, without allocation.
 enum SocketAddress {
+    /// The endpoint in a received address (an unknown family reads as 0.0.0.0:0,
+    /// which no route has).
+    @inline(__always)
+    static func read(_ address: UnsafePointer<sockaddr>?, length: UInt32) -> Endpoint {
+        guard let address else { return Endpoint(.v4(0), port: 0) }
+        switch Int32(address.pointee.sa_family) {
+        case AF_INET where length >= MemoryLayout<sockaddr_in>.size:
+            return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                Endpoint(.v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)), port: UInt16(bigEndian: $0.pointee.sin_port))
+            }
+        case AF_INET6 where length >= MemoryLayout<sockaddr_in6>.size:
+            return address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
+                let port = UInt16(bigEndian: sin6.pointee.sin6_port)
+                return withUnsafeBytes(of: sin6.pointee.sin6_addr) { bytes in
+                    Endpoint(.v6(UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)), UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))), port: port)
+                }
+            }
+        default:
+            return Endpoint(.v4(0), port: 0)
+        }
+    }
+
     @inline(__always)
     static func write(_ endpoint: Endpoint, to storage: inout sockaddr_storage) -> socklen_t {
         withUnsafeMutablePointer(to: &storage) { raw in

@@ -224,13 +224,13 @@ public final class XDPPort: DataplanePort {
         netft_xsk_comp_release(socket, done)
     }
 
-    public func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int) -> ReceiveAction) -> Int {
+    public func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int, FramePath) -> ReceiveAction) -> Int {
         // Heartbeats come through the kernel socket (the classifier passes
         // control frames): served first, with a budget of their own, so a full
         // data ring never delays them.
-        var handled = kernel.receive(limit: 64) { buffer, length in
+        var handled = kernel.receive(limit: 64) { buffer, length, path in
             if XDPPort.isData(UnsafeRawBufferPointer(buffer), length) { counters.dataViaKernel &+= 1 }
-            return body(buffer, length)
+            return body(buffer, length, path)
         }
         for s in queues.indices {
             let socket = queues[s].handle
@@ -247,7 +247,9 @@ public final class XDPPort: DataplanePort {
                 }
                 let netft = UnsafeMutableRawBufferPointer(rebasing: frame[parsed.payload...])
                 if XDPPort.isData(UnsafeRawBufferPointer(netft), length - parsed.payload) { counters.dataViaAFXDP &+= 1 }
-                switch body(netft, length - parsed.payload) {
+                // The queue says which link; the outer headers say who sent it.
+                let path = FramePath(local: links[queues[s].link].address, remote: OuterHeaders.source(UnsafeRawBufferPointer(frame), parsed))
+                switch body(netft, length - parsed.payload, path) {
                 case .done:
                     pool.put(desc.addr)
                 case .reply(let replyLength):

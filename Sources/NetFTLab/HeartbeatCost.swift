@@ -1,4 +1,5 @@
 import Foundation
+import CNetFTShims
 import Glibc
 import NetFTCore
 import NetFTDaemon
@@ -131,7 +132,7 @@ public final class HeartbeatCost {
         let node1 = config.nodes[0]
         for j in 1...peers {
             let me = config.nodes[j]
-            var table = RouteTable(localNode: me.id, epoch: UInt32(time(nil)))
+            var table = RouteTable(localNode: me.id)
             for k in 0..<2 {
                 let local = me.addresses[k], remote = node1.addresses[k]
                 let id = Route.id(between: local, and: remote)
@@ -160,11 +161,15 @@ public final class HeartbeatCost {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = withUnsafeMutablePointer(to: &from) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buffer.baseAddress, buffer.count, 0, $0, &length) } }
             guard n > 0, let header = try? FrameCodec.readHeader(buffer, length: n), let i = byRoute[header.route] else { continue }
-            var clock = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &clock)
-            let now = Instant(nanoseconds: UInt64(clock.tv_sec) * 1_000_000_000 + UInt64(clock.tv_nsec))
-            if case .reply(let replyLength, _) = engines[i].receive(buffer, length: n, now: now) {
-                _ = withUnsafePointer(to: &from) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, buffer.baseAddress, replyLength, 0, $0, length) } }
+            let now = Instant(nanoseconds: MonotonicClock.nanoseconds)
+            // The synthetic peers trust the path (nil); node1, the one measured, checks it.
+            if case .reply(let replyLength, _) = engines[i].receive(buffer, length: n, from: nil, now: now),
+                case .v4(let source)? = engines[i].table.path(of: header.route)?.local {
+                // From the peer's own address, not the namespace's first one: node1
+                // accepts a reply only from the route's remote address.
+                _ = withUnsafePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { netft_udp_sendto_from(fd, buffer.baseAddress, replyLength, $0, length, source.bigEndian) }
+                }
             }
         }
     }

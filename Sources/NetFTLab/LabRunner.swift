@@ -309,7 +309,7 @@ public final class LabRunner {
         if !fabric.wait(seconds: 5, { reachable("node2", "node1") }) { failures.append("node2 did not see node1 return") }
         return ScenarioResult(
             name: LabScenario.restart.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: recover, lost_packets: w.lost,
-            diagnosis: "node2 saw node1 leave and return (new epoch accepted)",
+            diagnosis: "node2 saw node1 leave and return (its new session established by the handshake)",
             expectation: "the peer notices within the detection time; traffic flows again after the restart", failures: failures)
     }
 }

@@ -6,20 +6,25 @@ import NetFTDataplane
 public final class UDPEndpoint {
     public let fd: Int32
 
-    /// Opens an IPv4 UDP socket bound to `port` on any address (0 = ephemeral).
-    public init(port: UInt16 = 0) throws(SystemError) {
+    /// Opens an IPv4 UDP socket bound to `port` (0 = ephemeral) on `local`
+    /// (nil: any address; an address of the namespace sends from it).
+    public init(port: UInt16 = 0, local: String? = nil) throws(SystemError) {
         fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("open UDP socket", errno: errno) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
+        if let local, inet_pton(AF_INET, local, &address.sin_addr) != 1 {
+            close(fd)
+            throw SystemError("parse address \(local)", errno: EINVAL)
+        }
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if result != 0 {
             let error = errno
             close(fd)
-            throw SystemError("bind UDP port \(port)", errno: error)
+            throw SystemError("bind UDP \(local ?? "*"):\(port)", errno: error)
         }
     }
 

@@ -24,7 +24,11 @@ final class Fabric {
     /// Copies of the data each node sent, by (node, peer) and stream sequence.
     var retained: [Flow: [UInt64: [UInt8]]] = [:]
     var resent: [NodeID: Int] = [:]
-    private var inflight: [(at: UInt64, to: NodeID, route: RouteID, bytes: [UInt8])] = []
+    /// Frames on the wire; `path` is how they arrive (nil: their route's own path).
+    private var inflight: [(at: UInt64, to: NodeID, route: RouteID, bytes: [UInt8], path: FramePath?)] = []
+    /// A relay between networks: for a frame `block` stopped, the path it
+    /// arrives by instead (nil: it is lost).
+    var relay: ((_ from: NodeID, _ route: RouteID) -> FramePath?)?
     private let buffer = FrameBuffer(size: 2048)
 
     struct Pair: Hashable {
@@ -42,24 +46,40 @@ final class Fabric {
     static func virtual(node: NodeID) -> IPAddress { .v4(0xA9FE_0000 | 0x0100 | node) }
 
     init(nodes: [NodeID] = [1, 2], networks: [Network] = [.init(name: "net1", priority: 1), .init(name: "net2", priority: 2)],
-         settings: HeartbeatSettings = .fast, security: SecurityLevel = .sign, epoch: UInt32 = 1000) {
+         settings: HeartbeatSettings = .fast, security: SecurityLevel = .sign) {
         self.networks = networks
         self.settings = settings
+        self.security = security
         for node in nodes {
-            var table = RouteTable(localNode: node, epoch: epoch)
-            for peer in nodes where peer != node {
-                for (n, network) in networks.enumerated() {
-                    let local = Self.address(node: node, network: n)
-                    let remote = Self.address(node: peer, network: n)
-                    table.add(Route(
-                        id: Route.id(between: local, and: remote), peer: peer, peerName: "node\(peer)", network: network.name,
-                        localInterface: "eth\(n)", realLocal: Endpoint(local), realRemote: Endpoint(remote),
-                        virtualLocal: Endpoint(Self.virtual(node: node)), virtualRemote: Endpoint(Self.virtual(node: peer)),
-                        priority: network.priority, heartbeat: settings), now: .zero)
-                }
-            }
-            engines[node] = NodeEngine(table: table, security: security, key: testKey)
+            engines[node] = makeEngine(node, peers: nodes, starts: 0)
         }
+    }
+
+    let security: SecurityLevel
+    /// Starts of each node so far: each start draws another session.
+    var starts: [NodeID: UInt64] = [:]
+
+    /// A fresh engine for `node`, as a start of its daemon makes it.
+    func makeEngine(_ node: NodeID, peers nodes: [NodeID], starts: UInt64) -> NodeEngine {
+        var table = RouteTable(localNode: node)
+        for peer in nodes where peer != node {
+            for (n, network) in networks.enumerated() {
+                let local = Self.address(node: node, network: n)
+                let remote = Self.address(node: peer, network: n)
+                table.add(Route(
+                    id: Route.id(between: local, and: remote), peer: peer, peerName: "node\(peer)", network: network.name,
+                    localInterface: "eth\(n)", realLocal: Endpoint(local), realRemote: Endpoint(remote),
+                    virtualLocal: Endpoint(Self.virtual(node: node)), virtualRemote: Endpoint(Self.virtual(node: peer)),
+                    priority: network.priority, heartbeat: settings), now: now)
+            }
+        }
+        return NodeEngine(table: table, security: security, key: testKey, random: SeededRandom(seed: UInt64(node) << 32 | starts))
+    }
+
+    /// Restarts `node`: a new engine (a new session), its routes fresh.
+    func restart(_ node: NodeID) {
+        starts[node, default: 0] += 1
+        engines[node] = makeEngine(node, peers: Array(engines.keys), starts: starts[node]!)
     }
 
     func route(_ a: NodeID, _ b: NodeID, network n: Int) -> RouteID {
@@ -68,10 +88,12 @@ final class Fabric {
 
     func send(from node: NodeID, route: RouteID, bytes: [UInt8]) {
         let peer = engines[node]!.table.status(route)!.route.peer
-        guard !blocked.contains(Pair(node: node, route: route)), !linkDown.contains(Pair(node: node, route: route)),
-            !linkDown.contains(Pair(node: peer, route: route))
-        else { return }
-        inflight.append((now.nanoseconds + latency, peer, route, bytes))
+        guard !linkDown.contains(Pair(node: node, route: route)), !linkDown.contains(Pair(node: peer, route: route)) else { return }
+        guard !blocked.contains(Pair(node: node, route: route)) else {
+            if let path = relay?(node, route) { inflight.append((now.nanoseconds + latency, peer, route, bytes, path)) }
+            return
+        }
+        inflight.append((now.nanoseconds + latency, peer, route, bytes, nil))
     }
 
     /// Advances the clock by `ms` in 1 ms steps, delivering and ticking.
@@ -91,12 +113,18 @@ final class Fabric {
         now = Instant(nanoseconds: now.nanoseconds + nanoseconds)
         let due = inflight.filter { $0.at <= now.nanoseconds }
         inflight.removeAll { $0.at <= now.nanoseconds }
-        for frame in due { receive(frame.bytes, at: frame.to, route: frame.route) }
+        for frame in due { receive(frame.bytes, at: frame.to, route: frame.route, path: frame.path) }
         for node in engines.keys.sorted() {
             var requests: [RouteID] = []
             engines[node]!.table.tick(now: now) { requests.append($0) }
             for route in requests {
-                let length = try! engines[node]!.heartbeatRequest(on: route, into: buffer.raw, now: now)
+                // As the datapath: a hello while the handshake is due, then the
+                // request (none before a session exists).
+                if engines[node]!.helloDue(on: route, now: now) {
+                    let length = try! engines[node]!.hello(on: route, into: buffer.raw, now: now)
+                    send(from: node, route: route, bytes: Array(buffer.raw.prefix(length)))
+                }
+                guard let length = try? engines[node]!.heartbeatRequest(on: route, into: buffer.raw, now: now) else { continue }
                 send(from: node, route: route, bytes: Array(buffer.raw.prefix(length)))
             }
             var due: [NodeID] = []
@@ -109,9 +137,9 @@ final class Fabric {
         }
     }
 
-    private func receive(_ bytes: [UInt8], at node: NodeID, route: RouteID) {
+    private func receive(_ bytes: [UInt8], at node: NodeID, route: RouteID, path: FramePath?) {
         buffer.load(bytes)
-        let outcome = engines[node]!.receive(buffer.raw, length: bytes.count, now: now)
+        let outcome = engines[node]!.receive(buffer.raw, length: bytes.count, from: path ?? engines[node]!.table.path(of: route), now: now)
         switch outcome {
         case .reply(let length, let route):
             send(from: node, route: route, bytes: Array(buffer.raw.prefix(length)))
@@ -137,11 +165,14 @@ final class Fabric {
         return (route, stream)
     }
 
-    /// Delivers a raw frame to `node` as if it came off the wire.
-    func inject(_ bytes: [UInt8], at node: NodeID) -> NodeEngine.Inbound {
+    /// Delivers a raw frame to `node` as if it came off the wire (by `path`;
+    /// nil: a dataplane that does not say).
+    func inject(_ bytes: [UInt8], at node: NodeID, by path: FramePath? = nil) -> NodeEngine.Inbound {
         let scratch = FrameBuffer(size: 2048)
         scratch.load(bytes)
-        return engines[node]!.receive(scratch.raw, length: bytes.count, now: now)
+        let outcome = engines[node]!.receive(scratch.raw, length: bytes.count, from: path, now: now)
+        collect(node)
+        return outcome
     }
 
     func setLink(_ node: NodeID, network n: Int, up: Bool) {
@@ -153,8 +184,10 @@ final class Fabric {
         collect(node)
     }
 
-    func block(from node: NodeID, route: RouteID, _ on: Bool = true) {
+    /// Drops what `node` sends on `route` from now on (`inFlight`: and what it sent that has not arrived yet).
+    func block(from node: NodeID, route: RouteID, _ on: Bool = true, inFlight: Bool = false) {
         if on { blocked.insert(Pair(node: node, route: route)) } else { blocked.remove(Pair(node: node, route: route)) }
+        if on && inFlight { inflight.removeAll { $0.route == route && $0.to != node } }
     }
 
     /// Records events and, like the datapath, resends what a failover left unacknowledged.
@@ -171,6 +204,7 @@ final class Fabric {
         }
     }
 
+    func helloDue(_ node: NodeID, on route: RouteID) -> Bool { engines[node]!.helloDue(on: route, now: now) }
     func status(_ node: NodeID, _ route: RouteID) -> RouteStatus { engines[node]!.table.status(route)! }
     func active(_ node: NodeID, to peer: NodeID) -> RouteID? { engines[node]!.table.activeRoute(to: peer) }
     func eventList(_ node: NodeID) -> [ClusterEvent] { events[node, default: []].map(\.event) }

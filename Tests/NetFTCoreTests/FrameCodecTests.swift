@@ -8,7 +8,7 @@ struct FrameCodecTests {
         FrameHeader(
             type: FrameType.allCases.randomElement(using: &rng)!,
             flags: Bool.random(using: &rng) ? .resent : [],
-            sender: .random(in: 0...UInt32.max, using: &rng), epoch: .random(in: 0...UInt32.max, using: &rng),
+            sender: .random(in: 0...UInt32.max, using: &rng), session: .random(in: 0...UInt32.max, using: &rng),
             route: .random(in: 0...UInt32.max, using: &rng), payloadLength: UInt16(payload),
             sequence: .random(in: 0...UInt64.max, using: &rng), acknowledgement: .random(in: 0...UInt64.max, using: &rng),
             timestamp: .random(in: 0...UInt64.max, using: &rng))
@@ -22,10 +22,12 @@ struct FrameCodecTests {
             let payloadLength = Int.random(in: 0...1400, using: &rng)
             let payload = (0..<payloadLength).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let header = Self.randomHeader(&rng, payload: payloadLength)
+            // A sealed hello carries its nonce in its first 24 payload bytes.
+            if header.type == .hello && security != .none && payloadLength < Handshake.frameNonceSize { continue }
             buffer.load([UInt8](repeating: 0, count: FrameCodec.payloadOffset) + payload)
             let length = try FrameCodec.seal(header, in: buffer.raw, security: security, key: testKey)
             #expect(length == Wire.headerSize + payloadLength + security.tagSize)
-            if security == .encrypt && payloadLength >= 16 {
+            if security == .encrypt && payloadLength >= 40 {
                 #expect(Array(buffer.raw[48..<(48 + payloadLength)]) != payload, "payload must not travel in clear")
             }
             let decoded = try FrameCodec.open(buffer.raw, length: length, security: security, key: testKey)
@@ -66,7 +68,7 @@ struct FrameCodecTests {
     @Test("any flipped bit is refused", arguments: [SecurityLevel.sign, .encrypt])
     func bitFlips(security: SecurityLevel) throws {
         let buffer = FrameBuffer(size: 256)
-        let header = FrameHeader(type: .data, sender: 1, epoch: 2, route: 3, payloadLength: 40, sequence: 4, acknowledgement: 5, timestamp: 6)
+        let header = FrameHeader(type: .data, sender: 1, session: 2, route: 3, payloadLength: 40, sequence: 4, acknowledgement: 5, timestamp: 6)
         buffer.load([UInt8](repeating: 0, count: 48) + (0..<40).map { UInt8($0) })
         let length = try FrameCodec.seal(header, in: buffer.raw, security: security, key: testKey)
         let good = Array(buffer.raw.prefix(length))
@@ -84,7 +86,7 @@ struct FrameCodecTests {
 
     static func valid(security: SecurityLevel = .sign, payload: Int = 8) -> (FrameBuffer, Int) {
         let buffer = FrameBuffer(size: 256)
-        let header = FrameHeader(type: .data, sender: 1, epoch: 2, route: 3, payloadLength: UInt16(payload), sequence: 4)
+        let header = FrameHeader(type: .data, sender: 1, session: 2, route: 3, payloadLength: UInt16(payload), sequence: 4)
         let length = try! FrameCodec.seal(header, in: buffer.raw, security: security, key: testKey)
         return (buffer, length)
     }
@@ -98,7 +100,8 @@ struct FrameCodecTests {
         refuse(.truncated) { _, length in length = 47 }
         refuse(.badMagic) { b, _ in b.raw[0] = 0x4F }
         refuse(.unsupportedVersion) { b, _ in b.raw[4] = 1 }  // version 1 frames (per-route acks) are not understood
-        refuse(.unsupportedVersion) { b, _ in b.raw[4] = 3 }
+        refuse(.unsupportedVersion) { b, _ in b.raw[4] = 2 }  // nor version 2 (clock epochs, no handshake)
+        refuse(.unsupportedVersion) { b, _ in b.raw[4] = 4 }
         refuse(.unknownType) { b, _ in b.raw[5] = 9 }
         refuse(.reservedBitsSet) { b, _ in b.raw[6] |= 0x80 }
         refuse(.reservedBitsSet) { b, _ in b.raw[23] = 1 }
@@ -114,20 +117,20 @@ struct FrameCodecTests {
 
     @Test func sealRefusesABufferTooSmall() {
         let buffer = FrameBuffer(size: 60)
-        let header = FrameHeader(type: .data, sender: 1, epoch: 1, route: 1, payloadLength: 8, sequence: 1)
+        let header = FrameHeader(type: .data, sender: 1, session: 1, route: 1, payloadLength: 8, sequence: 1)
         #expect(throws: FrameError.bufferTooSmall) { try FrameCodec.seal(header, in: buffer.raw, security: .sign, key: testKey) }
     }
 
     @Test func headerBytesAreWhereTheProtocolDocumentSaysTheyAre() throws {
         let buffer = FrameBuffer(size: 128)
         let header = FrameHeader(
-            type: .heartbeatRequest, flags: .resent, sender: 0x0102_0304, epoch: 0x0506_0708, route: 0x090A_0B0C,
+            type: .heartbeatRequest, flags: .resent, sender: 0x0102_0304, session: 0x0506_0708, route: 0x090A_0B0C,
             payloadLength: 0, sequence: 0x1112_1314_1516_1718, acknowledgement: 0x2122_2324_2526_2728,
             timestamp: 0x3132_3334_3536_3738)
         let length = try FrameCodec.seal(header, in: buffer.raw, security: .none, key: testKey)
         #expect(length == 48)
         #expect(Array(buffer.raw[0..<48]) == [
-            0x4E, 0x65, 0x46, 0x54, 0x02, 0x01, 0x04, 0x0C,
+            0x4E, 0x65, 0x46, 0x54, 0x03, 0x01, 0x04, 0x0C,
             0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
             0x09, 0x0A, 0x0B, 0x0C, 0x00, 0x00, 0x00, 0x00,
             0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,

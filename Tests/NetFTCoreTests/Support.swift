@@ -13,6 +13,15 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
+/// Reproducible random bytes for sessions, challenges and hello nonces.
+final class SeededRandom: RandomSource, @unchecked Sendable {
+    private var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        for i in buffer.indices { buffer[i] = UInt8(truncatingIfNeeded: generator.next()) }
+    }
+}
+
 let testKey = try! ClusterKey(secret: Array("correct horse battery staple!".utf8))
 let otherKey = try! ClusterKey(secret: Array("a different cluster secret key".utf8))
 

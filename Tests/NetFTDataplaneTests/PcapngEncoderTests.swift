@@ -28,7 +28,7 @@ struct PcapngEncoderTests {
     }
 
     @Test func onlyWellFormedNetFTFramesGetATypeName() {
-        var header = FrameHeader(type: .heartbeatReply, sender: 2, epoch: 1, route: 7, sequence: 9)
+        var header = FrameHeader(type: .heartbeatReply, sender: 2, session: 1, route: 7, sequence: 9)
         var netft = [UInt8](repeating: 0, count: Wire.headerSize)
         netft.withUnsafeMutableBytes { FrameCodec.writeHeader(header, to: $0) }
         let ethernetIPv4UDP: [UInt8] = [UInt8](repeating: 0xAA, count: 12) + [0x08, 0x00] + [0x45, 0, 0, 76, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 1, 1, 198, 18, 1, 2] + [0x0D, 0x0F, 0x0D, 0x0F, 0, 56, 0, 0]

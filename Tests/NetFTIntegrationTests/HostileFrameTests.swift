@@ -20,13 +20,13 @@ struct HostileFrameTests {
     }
 
     /// A data frame that looks right but is sealed with a key nobody in the cluster has.
-    static func forged(route: RouteID) throws -> [UInt8] {
+    static func forged(route: RouteID, session: UInt32) throws -> [UInt8] {
         let key = try ClusterKey(secret: Array("not the cluster key, an attacker's".utf8))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
         defer { buffer.deallocate() }
         let inner: [UInt8] = [0x45, 0, 0, UInt8(20 + evil.count), 0, 0, 0, 0, 64, 17, 0, 0, 169, 254, 1, 1, 169, 254, 1, 2] + evil
         for (i, b) in inner.enumerated() { buffer[FrameCodec.payloadOffset + i] = b }
-        let header = FrameHeader(type: .data, sender: 2, epoch: UInt32(time(nil)), route: route, payloadLength: UInt16(inner.count), sequence: 1_000_000)
+        let header = FrameHeader(type: .data, sender: 2, session: session, route: route, payloadLength: UInt16(inner.count), sequence: 1_000_000)
         let n = try FrameCodec.seal(header, in: buffer, security: .sign, key: key)
         return Array(buffer[0..<n])
     }
@@ -58,9 +58,15 @@ struct HostileFrameTests {
         let replay = try #require(captured, "node2's data frame was seen on the wire")
         let before = try #require(fabric.status("node1")?["drops"] as? [String: Int])
 
-        let forged = try Self.forged(route: Route.id(between: ClusterFabric.address(network: 0, node: 0), and: ClusterFabric.address(network: 0, node: 1)))
+        // Forged under node2's real session id, so only the tag can refuse it.
+        let session = try #require((fabric.status("node2")?["session"] as? String).flatMap { UInt32($0, radix: 16) })
+        let forged = try Self.forged(route: Route.id(between: ClusterFabric.address(network: 0, node: 0), and: ClusterFabric.address(network: 0, node: 1)), session: session)
+        // From node2's address and port, so the frames pass the path check
+        // and only the tag, the replay window or the parser can refuse them.
+        let node2 = ClusterFabric.address(network: 0, node: 1)
+        try impersonate(node2, in: attacker)
         try NetworkNamespace.run(attacker) {
-            let socket = try UDPEndpoint()
+            let socket = try UDPEndpoint(port: 3343, local: "\(node2)")
             for _ in 0..<5 {
                 try socket.send(replay, to: target, port: 3343)
                 try socket.send(forged, to: target, port: 3343)

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NetFTCore
 import NetFTDataplane
 import NetFTLab
 import Synchronization
@@ -90,4 +91,15 @@ func runProgram(_ command: [String]) throws -> NetFTResult {
     process.waitUntilExit()
     let stdout = stdoutBox.withLock { $0 }
     return NetFTResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// Lets the host namespace `ns` send from another machine's `address` (a
+/// spoofer, or a relay) without ever answering for it: it ignores ARP
+/// requests (arp_ignore 8) and asks from its own address (arp_announce 2), so
+/// no neighbour table learns the impostor's MAC for the real owner's address.
+func impersonate(_ address: IPAddress, in ns: String) throws {
+    for device in ["all", "eth0"] {
+        try Shell.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.conf.\(device).arp_ignore=8", "net.ipv4.conf.\(device).arp_announce=2"])
+    }
+    try Shell.run(["ip", "-n", ns, "addr", "add", "\(address)/32", "dev", "eth0"])
 }
