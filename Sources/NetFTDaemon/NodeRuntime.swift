@@ -113,6 +113,16 @@ public final class NodeRuntime {
             facts: .init(dataplaneReason: reason, warnings: plan.warnings),
             mailbox: inbox, watchdog: watchdog, routesChanged: { toControl.post(.routesChanged) })
 
+        // Privileged set-up is done (adapter, XDP, sockets, pins, netlink):
+        // keep only what the running node uses. Threads started from here on
+        // (SwiftNIO's, which block every signal, the control plane, the
+        // watchdog) inherit the reduced sets; the few before are asked by signal.
+        do {
+            try Capabilities.limit()
+            logger.info("[NETFT] set-up done: keeping only \(Capabilities.kept.map(\.name).joined(separator: ", ")), no_new_privs")
+        } catch {
+            logger.warning("[NETFT] \(error): running with the capabilities it started with")
+        }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             controlServer = try ControlServer(path: options.controlPath, group: group) { request, loop in

@@ -228,6 +228,12 @@ uint32_t netft_udp_batch_gso_size(const struct netft_udp_batch *b, unsigned i);
 int netft_udp_send_gso(int fd, struct netft_udp_batch *b, unsigned start, unsigned n);
 /* Messages (datagrams or GSO runs) the last netft_udp_send_gso sent. */
 unsigned netft_udp_batch_messages_sent(const struct netft_udp_batch *b);
+/* Every thread of the process keeps only the capabilities in `keep` (bit n:
+ * capability n) in its effective, permitted and bounding sets, no ambient or
+ * inheritable ones, and no_new_privs. 0, or -errno (-ETIMEDOUT: a thread did
+ * not answer; -EPERM: a thread could not drop). */
+int netft_capabilities_limit(uint64_t keep);
+
 /* One IPv4 datagram to `to`, sent from local address `source_be` (network order); sendmsg's result. */
 long netft_udp_sendto_from(int fd, const void *buf, size_t len, const struct sockaddr *to, uint32_t tolen, uint32_t source_be);
 
