@@ -10,6 +10,7 @@ packages=(
   bpftool iproute2 nftables iputils-ping                     # what tests and operators run
   corosync                                                   # real cluster software for `netft lab --stack corosync`
   tshark                                                     # reads `netft capture` files with dist/netft.lua (tests)
+  systemd                                                    # systemd-analyze verifies dist/netft.service (tests; never started)
 )
 
 missing=()
