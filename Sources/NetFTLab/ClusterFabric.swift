@@ -415,10 +415,14 @@ public final class ClusterFabric {
     static func stop(_ pids: Set<Int32>) {
         for pid in pids { kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(3)
-        while Date() < deadline && pids.contains(where: { kill($0, 0) == 0 }) { usleep(10_000) }
-        for pid in pids where kill(pid, 0) == 0 { kill(pid, SIGKILL) }
-        while pids.contains(where: { kill($0, 0) == 0 && !isZombie($0) }) { usleep(10_000) }
+        while Date() < deadline && pids.contains(where: isAlive) { usleep(10_000) }
+        for pid in pids where isAlive(pid) { kill(pid, SIGKILL) }
+        while pids.contains(where: isAlive) { usleep(10_000) }
     }
+
+    /// Running: a zombie has exited and released everything; only its reaper
+    /// (init, for a daemon whose lab was killed) has still to collect it.
+    public static func isAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !isZombie(pid) }
 
     static func isZombie(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }

@@ -33,7 +33,7 @@ struct LabLifecycleTests {
     static func expectNothingLeft(_ kept: ClusterFabric.Kept, _ context: String) {
         let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
         #expect(!namespaces.contains { $0.hasPrefix(kept.tag) }, "\(context): namespaces left: \(namespaces.filter { $0.hasPrefix(kept.tag) })")
-        for pid in kept.nodes.compactMap(\.pid) { #expect(kill(pid, 0) != 0, "\(context): daemon \(pid) still runs") }
+        for pid in kept.nodes.compactMap(\.pid) { #expect(!ClusterFabric.isAlive(pid), "\(context): daemon \(pid) still runs") }
         #expect(!FileManager.default.fileExists(atPath: kept.pin_root), "\(context): pins left under \(kept.pin_root)")
         #expect(!FileManager.default.fileExists(atPath: kept.work_directory), "\(context): work directory left")
         let recorded = ClusterFabric.records(in: records).map(\.kept.tag)
@@ -72,8 +72,8 @@ struct LabLifecycleTests {
         lab.waitUntilExit()
         // The daemons watch the lab's pid and stop by themselves, cleanly.
         let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline && kept.nodes.contains(where: { $0.pid.map { kill($0, 0) == 0 } ?? false }) { usleep(20_000) }
-        for pid in kept.nodes.compactMap(\.pid) { #expect(kill(pid, 0) != 0, "daemon \(pid) outlived the killed lab") }
+        while Date() < deadline && kept.nodes.contains(where: { $0.pid.map(ClusterFabric.isAlive) ?? false }) { usleep(20_000) }
+        for pid in kept.nodes.compactMap(\.pid) { #expect(!ClusterFabric.isAlive(pid), "daemon \(pid) outlived the killed lab") }
         _ = try Self.down()
         Self.expectNothingLeft(kept, "SIGKILL, then --down")
     }
