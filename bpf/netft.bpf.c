@@ -49,6 +49,13 @@ struct {
 	__type(value, struct netft_config);
 } config SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETFT_PEERS_MAX);
+	__type(key, struct netft_peer_key);
+	__type(value, struct netft_peer_budget);
+} peers SEC(".maps");
+
 /* Not used by the program: created with it so the daemon's route table
  * has a pinned, BTF-described home (see netft_wire.h). */
 struct {
@@ -137,10 +144,14 @@ int netft_classify(struct xdp_md *ctx)
 		PASS(pass_vlan_too_deep);
 
 	__u8 l4;
+	struct netft_peer_key source = {};
 	if (proto == ETH_P_IP) {
 		struct iphdr *ip = cursor;
 		if ((void *)(ip + 1) > data_end)
 			PASS(pass_truncated_ip);
+		source.address[10] = 0xff;
+		source.address[11] = 0xff;
+		__builtin_memcpy(&source.address[12], &ip->saddr, 4);
 		if (ip->ihl < 5)
 			PASS(pass_bad_ip_header);
 		void *l4start = cursor + ip->ihl * 4;
@@ -158,6 +169,7 @@ int netft_classify(struct xdp_md *ctx)
 		struct ipv6hdr *ip6 = cursor;
 		if ((void *)(ip6 + 1) > data_end)
 			PASS(pass_truncated_ip);
+		__builtin_memcpy(source.address, &ip6->saddr, 16);
 		cursor = ip6 + 1;
 		int fragment = 0;
 		int next = ipv6_skip_ext(&cursor, data_end, ip6->nexthdr, &fragment);
@@ -190,11 +202,35 @@ int netft_classify(struct xdp_md *ctx)
 		PASS(pass_no_magic);
 	if (netft[4] < vmin || netft[4] > vmax)
 		PASS(pass_bad_version);
+	int control = 0;
 	if ((void *)(netft + 6) <= data_end) {
 		__u8 type = netft[5];
-		if (type == NETFT_TYPE_HEARTBEAT_REQUEST || type == NETFT_TYPE_HEARTBEAT_REPLY || type == NETFT_TYPE_HELLO)
-			PASS(pass_control);
+		control = type == NETFT_TYPE_HEARTBEAT_REQUEST || type == NETFT_TYPE_HEARTBEAT_REPLY || type == NETFT_TYPE_HELLO;
 	}
+	/* Only the node's peers, each within its budget, reach the node at all:
+	 * a flood from anyone else costs it nothing but this lookup. */
+	if (cfg && cfg->peer_filter) {
+		struct netft_peer_budget *peer = bpf_map_lookup_elem(&peers, &source);
+		if (!peer) {
+			COUNT(drop_unknown_source);
+			return XDP_DROP;
+		}
+		if (control) {
+			__u32 budget = cfg->control_budget ? cfg->control_budget : NETFT_CONTROL_BUDGET;
+			__u64 now = bpf_ktime_get_ns();
+			if (now - peer->window_start_ns >= 1000000000ull) {
+				peer->window_start_ns = now;
+				peer->spent = 0;
+			}
+			if (peer->spent >= budget) {
+				COUNT(drop_over_budget);
+				return XDP_DROP;
+			}
+			__sync_fetch_and_add(&peer->spent, 1);
+		}
+	}
+	if (control)
+		PASS(pass_control);
 
 	int verdict = bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
 	if (verdict == XDP_REDIRECT)

@@ -40,17 +40,42 @@ struct netft_stats {
 	__u64 pass_truncated_udp;
 	__u64 pass_truncated_netft;  /* to netft's port, too short for magic + version */
 	__u64 pass_control;          /* heartbeat request/reply or hello: to the kernel's UDP socket */
+	__u64 drop_unknown_source;   /* netft frame from an address not in `peers` (peer filter on): dropped */
+	__u64 drop_over_budget;      /* control frame past its source's budget for this second: dropped */
 };
 
 #define NETFT_STATS_FIELDS (sizeof(struct netft_stats) / sizeof(__u64))
 
 /* Written by user space before frames flow; zeroed fields mean defaults. */
 struct netft_config {
-	__u16 port;          /* UDP destination port, host order; 0 = NETFT_DEFAULT_PORT */
-	__u8 version_min;    /* 0 = NETFT_VERSION_MIN */
-	__u8 version_max;    /* 0 = NETFT_VERSION_MAX */
-	__u32 reserved;
+	__u16 port;            /* UDP destination port, host order; 0 = NETFT_DEFAULT_PORT */
+	__u8 version_min;      /* 0 = NETFT_VERSION_MIN */
+	__u8 version_max;      /* 0 = NETFT_VERSION_MAX */
+	__u8 peer_filter;      /* 1: netft frames only from sources in `peers` (set once it is filled) */
+	__u8 reserved[3];
+	__u32 control_budget;  /* control frames per source per second; 0 = NETFT_CONTROL_BUDGET */
+	__u32 reserved2;
 };
+
+/* The sources a node admits on one NIC: the remote addresses of its routes
+ * there, in 16-byte form (IPv4 as ::ffff:a.b.c.d). The value is the source's
+ * control-frame budget, spent by the classifier (approximately, across CPUs):
+ * one noisy or spoofed source cannot crowd the others' heartbeats out of the
+ * kernel socket. `bpftool map dump pinned <pin root>/<if>/peers` shows it. */
+struct netft_peer_key {
+	__u8 address[16];
+};
+
+struct netft_peer_budget {
+	__u32 node_id;          /* the peer this address belongs to */
+	__u32 spent;            /* control frames passed in the current second */
+	__u64 window_start_ns;  /* bpf_ktime_get_ns() when that second began */
+};
+
+#define NETFT_PEERS_MAX 1024
+/* Legitimate control traffic from one address is a request and a reply per
+ * Delay (>= 25 ms) and a few hellos: 80 frames a second. */
+#define NETFT_CONTROL_BUDGET 1000
 
 /* The daemon's route table mirrored for operators: `bpftool map dump pinned
  * <pin root>/routes` prints each route by field name. Written by user space

@@ -185,6 +185,12 @@ int netft_config_write(int map_fd, const struct netft_config *config)
 	return bpf_map_update_elem(map_fd, &key, config, BPF_ANY) ? -errno : 0;
 }
 
+int netft_peers_admit(int map_fd, const struct netft_peer_key *key, uint32_t node_id)
+{
+	struct netft_peer_budget budget = { .node_id = node_id };
+	return bpf_map_update_elem(map_fd, key, &budget, BPF_ANY) ? -errno : 0;
+}
+
 int netft_xskmap_set(int map_fd, uint32_t queue, int xsk_fd)
 {
 	return bpf_map_update_elem(map_fd, &queue, &xsk_fd, BPF_ANY) ? -errno : 0;

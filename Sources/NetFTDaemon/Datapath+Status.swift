@@ -69,6 +69,8 @@ extension Datapath {
                 datapath["classifier_\(link)_steered"] = stats.counts[.steered] ?? 0
                 datapath["classifier_\(link)_pass_control"] = stats.counts[.passControl] ?? 0
                 datapath["classifier_\(link)_no_socket"] = stats.counts[.noSocket] ?? 0
+                datapath["classifier_\(link)_drop_unknown_source"] = stats.counts[.dropUnknownSource] ?? 0
+                datapath["classifier_\(link)_drop_over_budget"] = stats.counts[.dropOverBudget] ?? 0
             }
             drops["xdp_tx_ring_full"] = xdp.counters.txFull
             drops["xdp_no_free_frame"] = xdp.counters.noFrame

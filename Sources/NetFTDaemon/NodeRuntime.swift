@@ -99,6 +99,14 @@ public final class NodeRuntime {
             if let link = links.firstIndex(where: { $0.name == route.localInterface }) { routeLinks[route.id] = (link, route.realRemote) }
         }
         for name in control.unusableLinks { table.linkChanged(interface: name, up: false, now: now) }
+        if let xdp = port as? XDPPort {
+            // The classifiers pass only our routes' remote addresses, each NIC its own.
+            var sources: [Int: [(address: IPAddress, node: NodeID)]] = [:]
+            for route in plan.routes {
+                if let link = routeLinks[route.id]?.link { sources[link, default: []].append((route.realRemote.address, route.peer)) }
+            }
+            try xdp.admitOnly(sources)
+        }
         let theKey = try key ?? ClusterKey(secret: Array("netft security level none: unused".utf8))
         let watchdog = Watchdog(boundMilliseconds: options.watchdogMilliseconds, log: logger)
         let toControl = control.mailbox

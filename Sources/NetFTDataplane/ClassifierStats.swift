@@ -12,6 +12,7 @@ public struct ClassifierStats: Equatable, Sendable {
         case passTruncatedEth = "pass_truncated_eth", passTruncatedVLAN = "pass_truncated_vlan"
         case passTruncatedIP = "pass_truncated_ip", passTruncatedUDP = "pass_truncated_udp"
         case passTruncatedNetFT = "pass_truncated_netft", passControl = "pass_control"
+        case dropUnknownSource = "drop_unknown_source", dropOverBudget = "drop_over_budget"
     }
 
     public private(set) var counts: [Reason: UInt64] = [:]
@@ -24,7 +25,7 @@ public struct ClassifierStats: Equatable, Sendable {
             raw.pass_fragment, raw.pass_no_magic, raw.pass_bad_version, raw.pass_ipv6_ext,
             raw.pass_vlan_too_deep, raw.pass_bad_ip_header, raw.pass_truncated_eth,
             raw.pass_truncated_vlan, raw.pass_truncated_ip, raw.pass_truncated_udp,
-            raw.pass_truncated_netft, raw.pass_control,
+            raw.pass_truncated_netft, raw.pass_control, raw.drop_unknown_source, raw.drop_over_budget,
         ]
         for (reason, value) in zip(Reason.allCases, values) { counts[reason] = value }
     }

@@ -1,4 +1,5 @@
 import CNetFTShims
+import NetFTCore
 import Foundation
 import Glibc
 
@@ -40,7 +41,9 @@ public final class XDPClassifier {
     public let statsFD: Int32
     public let configFD: Int32
     public let socketsFD: Int32
+    public let peersFD: Int32
     let routesFD: Int32
+    let port: UInt16
     public private(set) var attachment: (ifindex: Int32, ifname: String, mode: XDPMode)?
     /// The BPF link holding the attachment: closing it (or dying) detaches.
     private var linkFD: Int32 = -1
@@ -67,8 +70,27 @@ public final class XDPClassifier {
         configFD = netft_bpf_map_fd(object, "config")
         socketsFD = netft_bpf_map_fd(object, "xsks")
         routesFD = netft_bpf_map_fd(object, "routes")
-        var config = netft_config(port: port, version_min: 0, version_max: 0, reserved: 0)
+        peersFD = netft_bpf_map_fd(object, "peers")
+        self.port = port
+        var config = netft_config()
+        config.port = port
         try check("write classifier config", netft_config_write(configFD, &config))
+    }
+
+    /// From now on only netft frames from `sources` pass (the rest are
+    /// dropped and counted `drop_unknown_source`), and each source's control
+    /// frames at most `controlBudget` a second (`drop_over_budget`).
+    public func admitOnly(_ sources: [(address: IPAddress, node: NodeID)], controlBudget: UInt32 = UInt32(NETFT_CONTROL_BUDGET)) throws(SystemError) {
+        for (address, node) in sources {
+            var key = netft_peer_key()
+            withUnsafeMutableBytes(of: &key.address) { $0.copyBytes(from: address.bytes16) }
+            try check("admit \(address) into the classifier's peer map", netft_peers_admit(peersFD, &key, node))
+        }
+        var config = netft_config()
+        config.port = port
+        config.peer_filter = 1
+        config.control_budget = controlBudget
+        try check("turn the classifier's peer filter on", netft_config_write(configFD, &config))
     }
 
     deinit {
@@ -122,7 +144,7 @@ public final class XDPClassifier {
         do {
             try BPFFS.makeDirectory(directory)
             try check("pin program at \(directory)/prog", netft_bpf_pin_prog(object, XDPClassifier.programName, "\(directory)/prog"))
-            for map in ["stats", "config", "xsks"] {
+            for map in ["stats", "config", "xsks", "peers"] {
                 try check("pin map at \(directory)/\(map)", netft_bpf_pin_map(object, map, "\(directory)/\(map)"))
             }
             pinDirectory = directory
@@ -148,7 +170,7 @@ public final class XDPClassifier {
     /// Detaches from the NIC and removes the pins. Safe to call twice.
     public func detach() throws(SystemError) {
         if let directory = pinDirectory {
-            for name in ["prog", "stats", "config", "xsks"] { _ = netft_bpf_unpin("\(directory)/\(name)") }
+            for name in ["prog", "stats", "config", "xsks", "peers"] { _ = netft_bpf_unpin("\(directory)/\(name)") }
             rmdir(directory)
             // Leave no empty per-node directory behind (fails harmlessly if not empty).
             let parent = String(directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)])

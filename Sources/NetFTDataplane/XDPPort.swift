@@ -224,6 +224,17 @@ public final class XDPPort: DataplanePort {
         netft_xsk_comp_release(socket, done)
     }
 
+    /// Each link's classifier admits netft frames only from the remote
+    /// addresses of the routes on that link (`sources[link]`), each with its
+    /// control-frame budget: anyone else's frames, and a noisy source's excess,
+    /// are dropped in XDP before they reach a socket.
+    public func admitOnly(_ sources: [Int: [(address: IPAddress, node: NodeID)]], controlBudget: UInt32 = UInt32(NETFT_CONTROL_BUDGET)) throws(SystemError) {
+        for (l, classifier) in classifiers.enumerated() {
+            guard let classifier else { continue }
+            try classifier.admitOnly(sources[l] ?? [], controlBudget: controlBudget)
+        }
+    }
+
     public func receive(limit: Int, _ body: (UnsafeMutableRawBufferPointer, Int, FramePath) -> ReceiveAction) -> Int {
         // Heartbeats come through the kernel socket (the classifier passes
         // control frames): served first, with a budget of their own, so a full

@@ -46,6 +46,8 @@ int netft_bpf_test_run(int prog_fd, const void *frame, uint32_t len, void *out, 
 /* Sums the per-CPU netft_stats of map_fd (key 0) into *sum. */
 int netft_stats_read(int map_fd, struct netft_stats *sum);
 int netft_config_write(int map_fd, const struct netft_config *config);
+/* Admits one source address (a fresh budget) into a classifier's `peers` map. */
+int netft_peers_admit(int map_fd, const struct netft_peer_key *key, uint32_t node_id);
 int netft_xskmap_set(int map_fd, uint32_t queue, int xsk_fd);
 int netft_xskmap_clear(int map_fd, uint32_t queue);
 int netft_routes_update(int map_fd, const struct netft_route_info *info);
