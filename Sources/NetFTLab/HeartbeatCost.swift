@@ -117,7 +117,7 @@ public final class HeartbeatCost {
     }
 
     /// CPU time of every thread of `pid` (ns, from schedstat).
-    static func cpuNanoseconds(_ pid: Int32) -> UInt64 {
+    public static func cpuNanoseconds(_ pid: Int32) -> UInt64 {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
         return tasks.reduce(0) { sum, task in
             let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8)) ?? "0"

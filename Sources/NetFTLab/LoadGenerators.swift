@@ -6,13 +6,9 @@ import NetFTDataplane
 
 /// Load for the benchmark, generated and measured in the namespaces.
 public enum LoadGenerators {
-    static func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func monotonic() -> Double { MonotonicClock.seconds }
 
-    static func udpSocket(bindPort: UInt16 = 0) throws -> Int32 {
+    static func udpSocket(bindPort: UInt16 = 0, address: IPAddress? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("open UDP socket", errno: errno) }
         var size: Int32 = 8 << 20
@@ -21,6 +17,7 @@ public enum LoadGenerators {
         var sa = sockaddr_in()
         sa.sin_family = sa_family_t(AF_INET)
         sa.sin_port = bindPort.bigEndian
+        if case .v4(let a)? = address { sa.sin_addr.s_addr = a.bigEndian }
         let ok = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard ok == 0 else {
             close(fd)
@@ -98,6 +95,38 @@ public enum LoadGenerators {
         _ = try sender.join(seconds: seconds + 10)
         let (received, first, last) = try receiver.join(seconds: 10)
         return last > first ? Double(received) / (last - first) : 0
+    }
+
+    /// Sends `frames` round-robin to `address:port` as fast as sendmmsg goes,
+    /// from namespace `client` (bound to `source` if given, else any address),
+    /// for `seconds`. Returns the datagrams the sender's kernel took.
+    public static func flood(from client: String, to address: IPAddress, port: UInt16 = Wire.defaultPort, source: IPAddress? = nil, frames: [[UInt8]], seconds: Double) throws -> Int {
+        try NetworkNamespace.spawn(client) { () throws -> Int in
+            let fd = try udpSocket(bindPort: source == nil ? 0 : port, address: source)
+            defer { close(fd) }
+            let count = 64, size = max(frames.map(\.count).max() ?? 64, 64)
+            let buffers = UnsafeMutableRawBufferPointer.allocate(byteCount: count * size, alignment: 64)
+            defer { buffers.deallocate() }
+            let batch = netft_udp_batch_new(UInt32(count), buffers.baseAddress, UInt32(size))
+            defer { netft_udp_batch_free(batch) }
+            var sa = socketAddress(address, port)
+            withUnsafePointer(to: &sa) { p in
+                p.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { a in
+                    for i in 0..<count {
+                        let frame = frames[i % frames.count]
+                        UnsafeMutableRawBufferPointer(rebasing: buffers[(i * size)..<(i * size + frame.count)]).copyBytes(from: frame)
+                        netft_udp_batch_set(batch, UInt32(i), UInt32(frame.count), a, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+            let start = monotonic()
+            var sent = 0
+            while monotonic() - start < seconds {
+                let n = netft_udp_send(fd, batch, 0, UInt32(count))
+                if n > 0 { sent += Int(n) }
+            }
+            return sent
+        }.join(seconds: seconds + 10)
     }
 
     /// TCP goodput in Gbit/s over `seconds`.
