@@ -13,6 +13,12 @@ status=0
 # --no-parallel: the kernel suites share two cores and time heartbeats in
 # tens of milliseconds; run one at a time so load from one cannot fail another.
 swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log" || status=$?
+# The fuzz lane (libFuzzer + ASan over the codec and the engine) and the
+# sanitizer lanes (Core's tests under ASan and TSan): a few minutes together.
+if [ $# -eq 0 ]; then
+  bash scripts/fuzz.sh || status=1
+  bash scripts/sanitizers.sh || status=1
+fi
 # One plain closing line for readers of the log (swift test prints an empty
 # XCTest summary before the Swift Testing one).
 summary=$(grep -E 'Test run with [0-9]+ tests? ' "$log" | tail -n 1 || true)
