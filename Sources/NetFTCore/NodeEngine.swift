@@ -155,10 +155,13 @@ public struct NodeEngine: Sendable {
     // MARK: Send
 
     /// Whether a hello should go out on `route` with its heartbeat: until the
-    /// route's peer has a session with us, and while a new one is in handshake.
+    /// route's peer has a session with us, while a new one is in handshake,
+    /// and while the peer is unreachable: if the peer lost our session, or an
+    /// impostor's replaced its session with us (possible at security none),
+    /// the hello starts a fresh handshake instead of leaving it dead for good.
     public mutating func helloDue(on route: RouteID, now: Instant) -> Bool {
         guard let peer = table.peer(of: route) else { return false }
-        return sessions.helloDue(to: peer, now: now)
+        return sessions.helloDue(to: peer, now: now) || !table.isReachable(peer)
     }
 
     /// Builds our hello for `route`'s peer into `buffer`; returns its length.

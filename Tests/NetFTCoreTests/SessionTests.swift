@@ -110,6 +110,31 @@ struct SessionTests {
         #expect(f.run(until: { routes.allSatisfy { f.status(1, $0).state == .up && f.status(2, $0).state == .up } }, maxMs: 2000))
     }
 
+    @Test func atSecurityNoneAnImpostorsSessionIsReplacedOnceThePeerFindsItselfCutOff() throws {
+        let f = Self.upFabric(security: .none)
+        let r1 = f.route(1, 2, network: 0)
+        let genuine = f.engines[2]!.sessions.localID
+        // An on-path impostor of node2 completes a handshake with node1: nothing
+        // is authenticated at level none, so it can answer node1's challenge.
+        var impostor = NodeEngine(table: f.engines[2]!.table, security: .none, key: testKey, random: SeededRandom(seed: 666))
+        impostor.identity = Hello(nodeName: "node2", addresses: [])
+        let buffer = FrameBuffer(size: 2048)
+        var length = try impostor.hello(on: r1, into: buffer.raw, now: f.now)
+        for step in 0..<8 {
+            let toNode1 = step % 2 == 0
+            let outcome = toNode1
+                ? f.engines[1]!.receive(buffer.raw, length: length, from: f.engines[1]!.table.path(of: r1), now: f.now)
+                : impostor.receive(buffer.raw, length: length, from: impostor.table.path(of: r1), now: f.now)
+            guard case .reply(let next, _) = outcome else { break }
+            length = next
+        }
+        #expect(f.engines[1]!.sessions.established(2)?.session == impostor.sessions.localID, "the impostor took node2's place")
+        // node2's frames are now refused at node1, so node2 finds node1
+        // unreachable; its hellos then make node1 take node2's session back.
+        #expect(f.run(until: { f.engines[1]!.sessions.established(2)?.session == genuine }, maxMs: 3000), "node1 never took node2's session back")
+        #expect(f.run(until: { (0..<2).allSatisfy { f.status(1, f.route(1, 2, network: $0)).state == .up } }, maxMs: 3000))
+    }
+
     @Test func aForgedHelloIsRefusedBeforeItTouchesTheSession() throws {
         let f = Self.upFabric()
         let r1 = f.route(1, 2, network: 0)
