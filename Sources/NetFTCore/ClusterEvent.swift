@@ -11,4 +11,8 @@ public enum ClusterEvent: Equatable, Sendable {
     case nodeUnreachable(NodeID)
     /// The handshake established a session with `peer` (its session id), replacing `replaced` (the peer restarted).
     case sessionEstablished(peer: NodeID, session: UInt32, replaced: UInt32?)
+    /// A key rotation began (peers still on the old key listed) or, with none left, completed.
+    case keyRotation(peersToGo: [NodeID], fingerprint: String)
+    /// A peer showed it holds the new key: traffic with it is sealed with keys from it now.
+    case keysSwitched(peer: NodeID)
 }

@@ -69,6 +69,11 @@ public enum ClusterLog {
             let name = node(peer) ?? "node \(peer)"
             guard let replaced else { return ["[NETFT] Session with \(name) established (its session \(hex(session)))"] }
             return ["[NETFT] Session with \(name) established (its session \(hex(session))), replacing \(hex(replaced)): \(name) restarted; frames of its old session are refused"]
+        case .keyRotation(let toGo, let fingerprint):
+            guard !toGo.isEmpty else { return ["[NETFT] Key rotation complete: every peer uses key \(fingerprint); the old key is no longer accepted"] }
+            return ["[NETFT] Key rotation to key \(fingerprint) started: the old key stays accepted until \(toGo.map { node($0) ?? "node \($0)" }.joined(separator: ", ")) \(toGo.count == 1 ? "shows" : "show") the new one"]
+        case .keysSwitched(let peer):
+            return ["[NETFT] \(node(peer) ?? "node \(peer)") has the new key: traffic with it is sealed with keys from it"]
         }
     }
 }

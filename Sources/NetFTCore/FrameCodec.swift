@@ -67,9 +67,13 @@ public enum FrameCodec {
 
     /// Like `open`, for a header already read with `readHeader` (the receiver
     /// chooses the key by the header's sender and session).
+    /// `verifyOnly`: check the tag and leave an encrypted payload as it is
+    /// (libsodium zeroes the payload when a tag fails, so a receiver choosing
+    /// between two keys verifies first).
     @inline(__always)
     public static func open(
-        _ buffer: UnsafeMutableRawBufferPointer, length: Int, header: FrameHeader, security: SecurityLevel, key: ClusterKey
+        _ buffer: UnsafeMutableRawBufferPointer, length: Int, header: FrameHeader, security: SecurityLevel, key: ClusterKey,
+        verifyOnly: Bool = false
     ) throws(FrameError) {
         let payloadLength = Int(header.payloadLength)
         let protection = header.flags.intersection([.authenticated, .encrypted])
@@ -89,7 +93,7 @@ public enum FrameCodec {
                 let clear = header.type == .hello ? Handshake.frameNonceSize : 0
                 let payload = base + Wire.headerSize + clear
                 return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
-                    payload, nil, payload, UInt64(payloadLength - clear), tag, base, UInt64(Wire.headerSize + clear), npub, k)
+                    verifyOnly ? nil : payload, nil, payload, UInt64(payloadLength - clear), tag, base, UInt64(Wire.headerSize + clear), npub, k)
             }
             return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
                 base, nil, tag, 0, tag, base, UInt64(Wire.headerSize + payloadLength), npub, k)

@@ -71,8 +71,19 @@ public struct NodeEngine: Sendable {
             if header.type == .hello { return try receiveHello(header, buffer, length: length, now: now) }
             // Only the peer's established session has a key: older sessions of
             // either side, and anyone before the handshake, stop here.
-            guard let rx = sessions.receiveKey(from: header.sender, session: header.session) else { throw .unknownSession }
-            try FrameCodec.open(buffer, length: length, header: header, security: security, key: rx)
+            guard let (rx, alternative) = sessions.receiveKeys(from: header.sender, session: header.session, now: now) else { throw .unknownSession }
+            if let alternative {
+                // During a rotation: find the key by its tag first (a failed
+                // decryption would zero the payload), then open with it.
+                if (try? FrameCodec.open(buffer, length: length, header: header, security: security, key: rx, verifyOnly: true)) != nil {
+                    try FrameCodec.open(buffer, length: length, header: header, security: security, key: rx)
+                } else {
+                    try FrameCodec.open(buffer, length: length, header: header, security: security, key: alternative)
+                    if sessions.established(header.sender)?.rotating == true { keysSwitched(with: header.sender, complete: sessions.switchKeys(of: header.sender, now: now)) }
+                }
+            } else {
+                try FrameCodec.open(buffer, length: length, header: header, security: security, key: rx)
+            }
             try table.accept(header, bytes: length, now: now)
             let payload = UnsafeRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + Int(header.payloadLength))])
             if header.type == .data || header.type == .ack || header.type == .heartbeatRequest {
@@ -119,17 +130,37 @@ public struct NodeEngine: Sendable {
         _ header: FrameHeader, _ buffer: UnsafeMutableRawBufferPointer, length: Int, now: Instant
     ) throws(FrameError) -> Inbound {
         guard table.peer(of: header.route) == header.sender else { throw .unknownRoute }
-        try FrameCodec.open(buffer, length: length, header: header, security: security, key: key)
+        // The current cluster key, or during a rotation the previous one.
+        var underCurrentKey = true
+        if let previous = sessions.previousKey,
+            (try? FrameCodec.open(buffer, length: length, header: header, security: security, key: sessions.key, verifyOnly: true)) == nil {
+            try FrameCodec.open(buffer, length: length, header: header, security: security, key: previous)
+            underCurrentKey = false
+        } else {
+            try FrameCodec.open(buffer, length: length, header: header, security: security, key: sessions.key)
+        }
         let payload = UnsafeRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + Int(header.payloadLength))])
         let handshake = try Handshake(decoding: payload)
         guard handshake.session.id == header.session else { throw .malformedPayload }
-        let outcome = sessions.received(handshake, from: header.sender, now: now)
+        let outcome = sessions.received(handshake, from: header.sender, underCurrentKey: underCurrentKey, now: now)
+        if outcome.switched { keysSwitched(with: header.sender, complete: outcome.rotationComplete) }
         if let (session, replaced) = outcome.established {
             table.record(.sessionEstablished(peer: header.sender, session: session, replaced: replaced))
             table.sessionStarted(with: header.sender, now: now)
         }
         guard outcome.answer else { return .consumed(.hello, route: header.route) }
         return .reply(length: try hello(on: header.route, into: buffer, now: now), route: header.route)
+    }
+
+    /// Starts a key rotation: see `SessionTable.rotate(to:)`.
+    public mutating func rotateKey(to newKey: ClusterKey) {
+        sessions.rotate(to: newKey)
+        table.record(.keyRotation(peersToGo: sessions.rotatingPeers, fingerprint: newKey.fingerprint))
+    }
+
+    private mutating func keysSwitched(with peer: NodeID, complete: Bool) {
+        table.record(.keysSwitched(peer: peer))
+        if complete { table.record(.keyRotation(peersToGo: [], fingerprint: sessions.key.fingerprint)) }
     }
 
     private mutating func readReport(_ payload: UnsafeRawBufferPointer, from peer: NodeID, now: Instant) throws(FrameError) {
@@ -173,7 +204,7 @@ public struct NodeEngine: Sendable {
         let header = FrameHeader(
             type: .hello, sender: table.localNode, session: sessions.localID, route: route,
             payloadLength: UInt16(payloadLength), sequence: sequence, timestamp: now.nanoseconds)
-        let length = try FrameCodec.seal(header, in: buffer, security: security, key: key)
+        let length = try FrameCodec.seal(header, in: buffer, security: security, key: sessions.key)
         table.sent(on: route, bytes: length)
         return length
     }
