@@ -198,10 +198,20 @@ final class ControlPlane: @unchecked Sendable {
     /// and hands it over only if it is good.
     private func reload() {
         guard let configPath else { return log.warning("[NETFT] SIGHUP: no configuration file to reload") }
+        let fresh: ClusterConfig
         do {
-            datapath.post(.reload(try ConfigLoader.load(path: configPath)))
+            fresh = try ConfigLoader.load(path: configPath)
         } catch {
-            log.error("[NETFT] SIGHUP: configuration refused, keeping the running one: \(error)")
+            return log.error("[NETFT] SIGHUP: configuration refused, keeping the running one: \(error)")
+        }
+        datapath.post(.reload(fresh))
+        // The key file is read again too: a new key starts a rotation (the
+        // datapath ignores the key it already runs).
+        guard fresh.security != .none, let keyPath = fresh.keyFile else { return }
+        do {
+            datapath.post(.rotateKey(try KeyFile.load(path: keyPath, cluster: fresh.cluster).key))
+        } catch {
+            log.error("[NETFT] SIGHUP: key file refused, keeping the running key: \(error)")
         }
     }
 }

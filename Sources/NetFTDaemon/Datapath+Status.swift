@@ -93,7 +93,8 @@ extension Datapath {
             drops["udp_send_errors"] = udp.sendErrors
         }
         return NodeStatus(
-            node: me.name, node_id: me.id, cluster: config.cluster, udp_port: config.port, session: ClusterLog.hex(engine.sessions.localID), security: "\(config.security)", key_fingerprint: config.security == .none ? nil : engine.key.fingerprint, dataplane: port.kind.rawValue, dataplane_reason: facts.dataplaneReason,
+            node: me.name, node_id: me.id, cluster: config.cluster, udp_port: config.port, session: ClusterLog.hex(engine.sessions.localID), security: "\(config.security)", key_fingerprint: config.security == .none ? nil : engine.sessions.key.fingerprint,
+            previous_key_fingerprint: engine.sessions.previousKey?.fingerprint, dataplane: port.kind.rawValue, dataplane_reason: facts.dataplaneReason,
             adapter: adapter.name, adapter_offloads: adapter.offloads, virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id))",
             virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id))", mtu: adapter.mtu,
             uptime_s: Double(now.since(started)) / 1e9, routes: routes, nodes: nodes, links: links, drops: drops, datapath: datapath,

@@ -391,6 +391,9 @@ final class Datapath {
                 port.updateSourceMAC(link: link, mac: mac)
             case .reload(let fresh):
                 apply(fresh)
+            case .rotateKey(let key):
+                guard key.fingerprint != engine.sessions.key.fingerprint else { break }
+                engine.rotateKey(to: key)
             case .status(let reply):
                 reply(snapshot())
             case .routeMirror(let reply):

@@ -16,6 +16,8 @@ enum DatapathCommand: Sendable {
     case sourceMAC(link: Int, mac: UInt64)
     /// SIGHUP: a configuration already parsed and validated off the datapath.
     case reload(ClusterConfig)
+    /// SIGHUP with a key file whose key is not the running one: rotate to it.
+    case rotateKey(ClusterKey)
     /// The node's status, handed to the callback (called on the datapath thread: keep it short).
     case status(@Sendable (NodeStatus) -> Void)
     /// Every route as the pinned BPF map shows it.

@@ -62,6 +62,8 @@ struct NodeStatus: Codable, Sendable {
     var security: String
     /// Names the cluster key without revealing it (nil at security none): equal on every node with the same key.
     var key_fingerprint: String?
+    /// During a key rotation: the old key, accepted until every peer shows the new one.
+    var previous_key_fingerprint: String?
     var dataplane: String
     var dataplane_reason: String?
     var adapter: String
