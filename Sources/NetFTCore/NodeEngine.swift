@@ -9,9 +9,7 @@ public struct NodeEngine: Sendable {
     /// Per peer: the route its latest data came in on, where our acks go.
     public private(set) var ackRoutes: [NodeID: RouteID] = [:]
     public let security: SecurityLevel
-    /// The cluster key: seals hellos; traffic keys are derived from it per session.
-    public let key: ClusterKey
-    /// Our session and the handshake with every peer.
+    /// Our session, the handshake with every peer, and the cluster key (current and, during a rotation, previous).
     public private(set) var sessions: SessionTable
     /// Who we are, in every hello.
     public var identity = Hello(nodeName: "", addresses: [])
@@ -52,7 +50,6 @@ public struct NodeEngine: Sendable {
         precondition(FrameError.allCases.count <= 24, "DropCounters holds 24 reasons")
         self.table = table
         self.security = security
-        self.key = key
         self.random = random
         sessions = SessionTable(localNode: table.localNode, key: key, random: random)
         streams = StreamTable(peers: table.peerIDs)
