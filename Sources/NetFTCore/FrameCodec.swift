@@ -148,9 +148,11 @@ public enum FrameCodec {
         init(_ h: FrameHeader, _ buffer: UnsafeMutableRawBufferPointer) throws(FrameError) {
             if h.type == .hello {
                 guard h.payloadLength >= Handshake.frameNonceSize else { throw .malformedPayload }
-                withUnsafeMutableBytes(of: &bytes) {
-                    $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[Wire.headerSize..<(Wire.headerSize + Handshake.frameNonceSize)]))
-                }
+                // Loaded word by word, not copied through a pointer to the tuple (see SessionNonce).
+                let at = Wire.headerSize
+                bytes = (
+                    buffer.loadUnaligned(fromByteOffset: at, as: UInt64.self), buffer.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self),
+                    buffer.loadUnaligned(fromByteOffset: at + 16, as: UInt64.self))
                 return
             }
             bytes.0 = (UInt64(h.sender) << 32 | UInt64(h.session)).bigEndian

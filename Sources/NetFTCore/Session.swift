@@ -23,28 +23,36 @@ public struct SessionNonce: Equatable, Hashable, Sendable {
     var words: (UInt64, UInt64, UInt64, UInt64)
 
     public init(random: some RandomSource) {
-        var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        repeat {
-            withUnsafeMutableBytes(of: &w) { random.fill($0) }
-        } while withUnsafeBytes(of: &w, { $0.loadUnaligned(as: UInt32.self) }) == 0
+        var w = Self.read(random)
+        while withUnsafeBytes(of: w.0, { $0.loadUnaligned(as: UInt32.self) }) == 0 { w = Self.read(random) }
         words = w
     }
 
+    /// The words are loaded and stored explicitly, never through a pointer
+    /// to the tuple: the optimizer miscompiled that (release builds read
+    /// garbage), which no debug test showed.
     init(_ bytes: UnsafeRawBufferPointer) {
-        var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &w) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<SessionNonce.size])) }
-        words = w
+        precondition(bytes.count >= SessionNonce.size)
+        words = (
+            bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+            bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+    }
+
+    private static func read(_ random: some RandomSource) -> (UInt64, UInt64, UInt64, UInt64) {
+        withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { buffer in
+            random.fill(buffer)
+            return SessionNonce(UnsafeRawBufferPointer(buffer)).words
+        }
     }
 
     /// The session id: the nonce's first 4 bytes, big-endian (0 is never drawn).
-    public var id: UInt32 {
-        var w = words
-        return withUnsafeBytes(of: &w) { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
-    }
+    public var id: UInt32 { UInt32(bigEndian: withUnsafeBytes(of: words.0) { $0.loadUnaligned(as: UInt32.self) }) }
 
     func write(to buffer: UnsafeMutableRawBufferPointer) {
-        var w = words
-        withUnsafeBytes(of: &w) { buffer.copyMemory(from: $0) }
+        buffer.storeBytes(of: words.0, toByteOffset: 0, as: UInt64.self)
+        buffer.storeBytes(of: words.1, toByteOffset: 8, as: UInt64.self)
+        buffer.storeBytes(of: words.2, toByteOffset: 16, as: UInt64.self)
+        buffer.storeBytes(of: words.3, toByteOffset: 24, as: UInt64.self)
     }
 
     public static func == (a: SessionNonce, b: SessionNonce) -> Bool { a.words == b.words }
@@ -66,22 +74,26 @@ public struct Challenge: Equatable, Sendable {
     init(words: (UInt64, UInt64)) { self.words = words }
 
     init(random: some RandomSource) {
-        var w: (UInt64, UInt64) = (0, 0)
-        repeat {
-            withUnsafeMutableBytes(of: &w) { random.fill($0) }
-        } while w == (0, 0)
+        var w = Self.read(random)
+        while w == (0, 0) { w = Self.read(random) }
         words = w
     }
 
     init(_ bytes: UnsafeRawBufferPointer) {
-        var w: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &w) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<Challenge.size])) }
-        words = w
+        precondition(bytes.count >= Challenge.size)
+        words = (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+    }
+
+    private static func read(_ random: some RandomSource) -> (UInt64, UInt64) {
+        withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { buffer in
+            random.fill(buffer)
+            return Challenge(UnsafeRawBufferPointer(buffer)).words
+        }
     }
 
     func write(to buffer: UnsafeMutableRawBufferPointer) {
-        var w = words
-        withUnsafeBytes(of: &w) { buffer.copyMemory(from: $0) }
+        buffer.storeBytes(of: words.0, toByteOffset: 0, as: UInt64.self)
+        buffer.storeBytes(of: words.1, toByteOffset: 8, as: UInt64.self)
     }
 
     public static func == (a: Challenge, b: Challenge) -> Bool { a.words == b.words }
