@@ -33,10 +33,12 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public init(bytes16 b: some Collection<UInt8>) {
-        let a = Array(b)
-        precondition(a.count == 16)
-        let hi = a[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let lo = a[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        // Folded in place: no array copy (hellos decode addresses on the datapath thread).
+        precondition(b.count == 16)
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        for (i, byte) in b.enumerated() {
+            if i < 8 { hi = hi << 8 | UInt64(byte) } else { lo = lo << 8 | UInt64(byte) }
+        }
         if hi == 0 && lo >> 32 == 0xFFFF { self = .v4(UInt32(lo & 0xFFFF_FFFF)) } else { self = .v6(hi, lo) }
     }
 
