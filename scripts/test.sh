@@ -23,7 +23,7 @@ fi
 # XCTest summary before the Swift Testing one).
 summary=$(grep -E 'Test run with [0-9]+ tests? ' "$log" | tail -n 1 || true)
 tests=$(sed -nE 's/.*Test run with ([0-9]+) tests?.*/\1/p' <<<"$summary")
-failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
+failed=$(grep -E '^✘ Test .* failed after' "$log" | grep -cv '^✘ Test run with' || true)
 if [ -n "$tests" ]; then
   echo "tests: $((tests - failed)) passed, $failed failed"
 fi

@@ -244,7 +244,7 @@ public final class BenchRunner {
             if !detected { undetected += 1 }
             _ = stream.waitForFlow(after: stream.now, seconds: 5)
             usleep(200_000)
-            let w = stream.window(from: t0, to: stream.now)
+            let w = stream.windowUntilNow(from: t0)
             recover.append(w.longestGap * 1000)
             lost.append(Double(w.lost))
             try fabric.restoreCut(network: k)

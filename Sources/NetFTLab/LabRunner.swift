@@ -183,7 +183,7 @@ public final class LabRunner {
         let detect = measure(seconds: 5) { route("node1", peer: "node2", network: 0)?["state"] as? String == "down" }
         _ = s.waitForFlow(after: s.now, seconds: 3)
         usleep(300_000)
-        let w = s.window(from: t0, to: s.now)
+        let w = s.windowUntilNow(from: t0)
         let diagnosis = route("node1", peer: "node2", network: 0)?["reason"] as? String ?? "?"
         if detect == nil { failures.append("node1 never marked the route down") }
         if diagnosis != "local_link_down" { failures.append("diagnosis \(diagnosis), expected local_link_down") }
@@ -303,7 +303,7 @@ public final class LabRunner {
         let restartAt = s.now
         try fabric.start("node1")
         let recover = s.waitForFlow(after: restartAt, seconds: 10) ? Int((s.now - restartAt) * 1000) : nil
-        let w = s.window(from: t0, to: s.now)
+        let w = s.windowUntilNow(from: t0)
         if detect == nil { failures.append("node2 did not notice node1 leave") }
         if recover == nil { failures.append("traffic did not flow again after the restart") }
         if !fabric.wait(seconds: 5, { reachable("node2", "node1") }) { failures.append("node2 did not see node1 return") }

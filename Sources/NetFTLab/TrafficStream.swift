@@ -95,6 +95,16 @@ public final class TrafficStream: @unchecked Sendable {
         return gaps
     }
 
+    /// Losses and the longest gap from `start` until now. Datagrams sent just
+    /// before now are still in flight, so it first waits (at most `settle`
+    /// seconds) for one sent after now to arrive: counted straight away, the
+    /// last datagram was reported lost about once in ten runs.
+    public func windowUntilNow(from start: Double, settle: Double = 1) -> Window {
+        let end = now
+        _ = waitForFlow(after: end, seconds: settle)
+        return window(from: start, to: end)
+    }
+
     /// Losses and the longest gap between `start` and `end` (stream seconds).
     public func window(from start: Double, to end: Double) -> Window {
         let (all, times) = lock.withLock { (arrivals, sentAt) }

@@ -39,10 +39,23 @@ struct KeyRotationKernelTests {
         #expect(complete, "the rotation completed on both nodes")
         let after = stream.now
         while stream.now - after < 1 { usleep(20_000) }
-        let window = stream.window(from: t0, to: stream.now)
-        #expect(window.lost == 0, "\(window.lost) of \(window.received + window.lost) lost during the rotation")
+        let window = stream.windowUntilNow(from: t0)
+        #expect(window.lost == 0, "\(window.lost) of \(window.received + window.lost) lost during the rotation; \(nonzeroCounters(fabric))")
         #expect(fabric.log("node1").contains("Key rotation complete: every peer uses key \(fresh)"))
         #expect(fabric.waitAllRoutesUp(seconds: 1))
         print("key rotation: \(window.received) datagrams at 1000/s across both reloads, \(window.lost) lost, longest gap \(Int(window.longestGap * 1000)) ms")
     }
+}
+
+/// Every node's drops and non-zero datapath counters, to say where a lost packet went.
+private func nonzeroCounters(_ fabric: ClusterFabric) -> String {
+    fabric.nodes.map { n in
+        let s = fabric.status(n.name) ?? [:]
+        let counters = ["drops", "datapath"].flatMap { section in
+            (s[section] as? [String: Any] ?? [:]).compactMap { key, value in
+                (value as? NSNumber).flatMap { $0.intValue != 0 ? "\(section).\(key)=\($0)" : nil }
+            }
+        }
+        return "\(n.name): " + counters.sorted().joined(separator: " ")
+    }.joined(separator: "; ")
 }
