@@ -62,7 +62,7 @@ public final class BenchRunner {
             // where no XDP program is attached (XDP on a veth turns off its GRO/TSO).
             let kinds: [(String, IPAddress)] = dataplane == .xdp
                 ? [("xdp", b.virtualIPv4)]
-                : [("udp", b.virtualIPv4), ("veth", ClusterFabric.address(network: 0, node: 1))]
+                : [("udp", b.virtualIPv4), ("veth", fabric.address(network: 0, node: 1))]
             for (kind, target) in kinds {
                 let tunnel = kind != "veth"
                 let mallocsBefore = allocations(fabric)

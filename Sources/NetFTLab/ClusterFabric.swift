@@ -17,6 +17,8 @@ public final class ClusterFabric {
         public var profile = ClusterConfig.Profile.fast
         public var dataplane = DataplaneKind.udp
         public var security = SecurityLevel.sign
+        /// The physical networks' address family.
+        public var underlay = Underlay.ipv4
         /// lossless_failover in the generated configuration.
         public var losslessFailover = true
         /// A library to LD_PRELOAD into every daemon (the bench's malloc counter).
@@ -72,8 +74,32 @@ public final class ClusterFabric {
     private var torn = false
     private let tearDownClaim = Mutex(false)
 
-    /// The subnet of network `k` (0-based): 198.18.(k+1).0/24; node i has host i+1.
-    public static func address(network k: Int, node i: Int) -> IPAddress { .v4(0xC612_0000 | UInt32(k + 1) << 8 | UInt32(i + 1)) }
+    /// The address family of the lab's physical networks (the tunnel's
+    /// outer headers). Network `k` (0-based) is one subnet; node i has host i+1.
+    public enum Underlay: String, Sendable, CaseIterable {
+        /// 198.18.(k+1).0/24.
+        case ipv4
+        /// 2001:db8:0:(k+1)::/64, the documentation range, inside the lab's namespaces only.
+        case ipv6
+
+        public func address(network k: Int, host: Int) -> IPAddress {
+            switch self {
+            case .ipv4: .v4(0xC612_0000 | UInt32(k + 1) << 8 | UInt32(host))
+            case .ipv6: .v6(0x2001_0DB8_0000_0000 | UInt64(k + 1), UInt64(host))
+            }
+        }
+
+        public var prefixLength: Int { self == .ipv4 ? 24 : 64 }
+
+        /// Network `k`'s subnet as the configuration writes it.
+        public func subnet(network k: Int) -> String { "\(address(network: k, host: 0))/\(prefixLength)" }
+    }
+
+    /// Node i's address on network `k` of an IPv4 lab.
+    public static func address(network k: Int, node i: Int) -> IPAddress { Underlay.ipv4.address(network: k, host: i + 1) }
+
+    /// Node i's address on network `k` of this lab.
+    public func address(network k: Int, node i: Int) -> IPAddress { spec.underlay.address(network: k, host: i + 1) }
 
     public init(spec: Spec, binary: String, tag: String = "lab") throws {
         self.spec = spec
@@ -124,6 +150,12 @@ public final class ClusterFabric {
             let ns = "\(tag)-\(name)"
             try Shell.run(["ip", "netns", "add", ns])
             try Shell.run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            if spec.underlay == .ipv6 {
+                // Linux flushes a NIC's IPv6 addresses when its link goes down
+                // (keep_addr_on_down=0) and nothing here re-adds them, where a
+                // server's network manager would: keep them, as such a server does.
+                try Shell.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.keep_addr_on_down=1", "net.ipv6.conf.default.keep_addr_on_down=1"])
+            }
             var interfaces: [(String, IPAddress)] = []
             for k in 0..<spec.networks {
                 let ifname = "eth\(k)"
@@ -131,8 +163,8 @@ public final class ClusterFabric {
                 let q = ["numtxqueues", "\(spec.queues)", "numrxqueues", "\(spec.queues)"]
                 try Shell.run(["ip", "-n", ns, "link", "add", ifname, "mtu", "\(spec.mtu)"] + q + ["type", "veth", "peer", "name", port, "mtu", "\(spec.mtu)"] + q + ["netns", switches[k]])
                 try Shell.run(["ip", "-n", switches[k], "link", "set", port, "master", "br0", "up"])
-                let address = Self.address(network: k, node: i)
-                try Shell.run(["ip", "-n", ns, "addr", "add", "\(address)/24", "dev", ifname])
+                let address = address(network: k, node: i)
+                try addAddress(address, in: ns, device: ifname)
                 try Shell.run(["ip", "-n", ns, "link", "set", ifname, "up"])
                 interfaces.append((ifname, address))
             }
@@ -161,13 +193,20 @@ public final class ClusterFabric {
             networks:
 
             """
-        for k in 0..<spec.networks { text += "  - {name: net\(k + 1), subnet: 198.18.\(k + 1).0/24, priority: \((k + 1) * 100)}\n" }
+        for k in 0..<spec.networks { text += "  - {name: net\(k + 1), subnet: \"\(spec.underlay.subnet(network: k))\", priority: \((k + 1) * 100)}\n" }
         text += "nodes:\n"
         for (i, node) in nodes.enumerated() {
-            let addresses = (0..<spec.networks).map { "\(Self.address(network: $0, node: i))" }.joined(separator: ", ")
+            let addresses = (0..<spec.networks).map { "\"\(address(network: $0, node: i))\"" }.joined(separator: ", ")
             text += "  - {name: \(node.name), id: \(node.id), addresses: [\(addresses)]}\n"
         }
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// An IPv6 address skips duplicate address detection: nothing else is on
+    /// the lab's switches, and a tentative address cannot be bound for a second.
+    private func addAddress(_ address: IPAddress, in namespace: String, device: String) throws {
+        let v6 = spec.underlay == .ipv6
+        try Shell.run(["ip", "-n", namespace, "addr", "add", "\(address)/\(spec.underlay.prefixLength)", "dev", device] + (v6 ? ["nodad"] : []))
     }
 
     public func node(_ name: String) -> Node { nodes.first { $0.name == name }! }
@@ -180,8 +219,8 @@ public final class ClusterFabric {
         extraNamespaces.append(ns)
         try Shell.run(["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "h\(host)", "netns", switches[k]])
         try Shell.run(["ip", "-n", switches[k], "link", "set", "h\(host)", "master", "br0", "up"])
-        let address = IPAddress.v4(0xC612_0000 | UInt32(k + 1) << 8 | UInt32(host))
-        try Shell.run(["ip", "-n", ns, "addr", "add", "\(address)/24", "dev", "eth0"])
+        let address = spec.underlay.address(network: k, host: Int(host))
+        try addAddress(address, in: ns, device: "eth0")
         try Shell.run(["ip", "-n", ns, "link", "set", "eth0", "up"])
         return (ns, address)
     }

@@ -43,8 +43,8 @@ public final class CorosyncStack {
             let rings: [String]
             switch placement {
             case .netft: rings = ["\(n.virtualIPv4)"]
-            case .plain: rings = ["\(ClusterFabric.address(network: 0, node: i))"]
-            case .knet: rings = ["\(ClusterFabric.address(network: 0, node: i))", "\(ClusterFabric.address(network: 1, node: i))"]
+            case .plain: rings = ["\(fabric.address(network: 0, node: i))"]
+            case .knet: rings = ["\(fabric.address(network: 0, node: i))", "\(fabric.address(network: 1, node: i))"]
             }
             nodes += "  node {\n"
             for (k, ring) in rings.enumerated() { nodes += "    ring\(k)_addr: \(ring)\n" }

@@ -11,13 +11,14 @@ extension CorosyncStack.Placement: ExpressibleByArgument {}
 /// Cluster software the lab runs on top of netft.
 enum LabStack: String, ExpressibleByArgument, CaseIterable { case none, corosync }
 extension ClusterConfig.Profile: ExpressibleByArgument {}
+extension ClusterFabric.Underlay: ExpressibleByArgument {}
 
 struct Lab: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a whole cluster on this machine and replay the field's failures.",
         discussion: """
             Builds a namespace per node and a switch namespace (a bridge) per network,
-            joins them with veths (addresses in 198.18.0.0/15), starts a netft daemon per
+            joins them with veths (addresses in 198.18.0.0/15, or 2001:db8::/32 with --underlay ipv6), starts a netft daemon per
             node with a generated configuration and key, waits until every route is up,
             pings every virtual address from every node, then runs the scenarios:
 
@@ -47,6 +48,8 @@ struct Lab: ParsableCommand {
     @Option(help: "Networks, each a switch (2-4).") var networks = 2
     @Option(help: "Heartbeat profile: fast (25 ms x 4) or default (Windows: 1000 ms x 5).") var profile = ClusterConfig.Profile.fast
     @Option(help: "Dataplane: xdp or udp.") var dataplane = DataplaneKind.xdp
+    @Option(help: "Address family of the physical networks, the tunnel's outer headers: ipv4 (198.18.k.0/24) or ipv6 (2001:db8:0:k::/64, the documentation range, inside the lab's namespaces only). The virtual adapter carries IPv4 and IPv6 either way.")
+    var underlay = ClusterFabric.Underlay.ipv4
     @Option(name: .customLong("scenario"), help: "Run only this scenario (repeatable). Default: all.") var scenarios: [LabScenario] = []
     @Option(help: "Cluster software on every node: none, or corosync (3, kronosnet, one link on the node's virtual address). Each scenario then also reports corosync's new rings and knet link downs, and passes only with 0 new rings (total-loss: the member must leave and return).")
     var stack = LabStack.none
@@ -89,6 +92,7 @@ struct Lab: ParsableCommand {
         spec.networks = networks
         spec.profile = profile
         spec.dataplane = dataplane
+        spec.underlay = underlay
         spec.daemonsOutliveCreator = keep
         spec.recordDirectory = Lab.records
         spec.logRoot = logs

@@ -9,7 +9,10 @@ import Testing
 /// expectation, and nothing may be left behind.
 @Suite("Lab scenarios", .serialized)
 struct LabTests {
-    static func runLab(_ spec: ClusterFabric.Spec, _ scenarios: [LabScenario], corosync: CorosyncStack.Placement? = nil) throws -> [ScenarioResult] {
+    /// `afterwards` sees the fabric once every scenario ran, before the teardown.
+    static func runLab(
+        _ spec: ClusterFabric.Spec, _ scenarios: [LabScenario], corosync: CorosyncStack.Placement? = nil, afterwards: (ClusterFabric) -> Void = { _ in }
+    ) throws -> [ScenarioResult] {
         try requireKernelLab()
         let runner = try LabRunner(spec: spec, binary: netftBinary, progress: { print("lab: \($0)") })
         let fabric = runner.fabric
@@ -25,11 +28,13 @@ struct LabTests {
         let unreachable = try runner.bringUp()
         #expect(unreachable.isEmpty, "every virtual address answers ping: \(unreachable)")
         if let corosync { try runner.startStack(corosync) }
-        return scenarios.map { scenario in
+        let results = scenarios.map { scenario in
             let result = runner.run(scenario)
             print("lab: \(result.passed ? "PASS" : "FAIL") \(result.name) detect \(result.detect_ms.map(String.init) ?? "-") ms, recover \(result.recover_ms.map(String.init) ?? "-") ms, lost \(result.lost_packets.map(String.init) ?? "-"), resent \(result.resent_packets.map(String.init) ?? "-"), rings \(result.ring_reformations.map(String.init) ?? "-"), knet downs \(result.knet_link_downs.map(String.init) ?? "-"): \(result.diagnosis)")
             return result
         }
+        afterwards(fabric)
+        return results
     }
 
     @Test("corosync over netft keeps its ring through 10 firewall cuts of the active network")
@@ -62,6 +67,24 @@ struct LabTests {
         #expect(linkDown.lanes.count == 3 * 2 * 2, "a lane per node, peer and network: \(linkDown.lanes)")
         let page = LabHTMLReport.page(LabReport(passed: true, nodes: 3, networks: 2, profile: "fast", dataplane: "xdp", reachability: [], scenarios: results), generated: "test")
         #expect(page.components(separatedBy: "<svg class=\"timeline\"").count - 1 == results.count, "one plot per scenario")
+    }
+
+    @Test("every scenario over an IPv6 underlay, on each dataplane", arguments: DataplaneKind.allCases)
+    func allScenariosOverIPv6(dataplane: DataplaneKind) throws {
+        var spec = ClusterFabric.Spec()
+        spec.nodes = 2
+        spec.dataplane = dataplane
+        spec.underlay = .ipv6
+        var path = PathCounters()
+        let results = try Self.runLab(spec, LabScenario.allCases) { path = $0.pathCounters() }
+        for result in results {
+            #expect(result.passed, "[\(dataplane), ipv6] \(result.name): \(result.failures.joined(separator: "; "))")
+        }
+        #expect(results.count == LabScenario.allCases.count)
+        // The scenarios' streams (1000 datagrams/s each) took the dataplane's own path
+        // (the restart scenario resets node1's counters: at least a few seconds' worth).
+        print("lab [\(dataplane), ipv6]: \(path.summary)")
+        expectFramesTook(dataplane, path, atLeast: 5_000)
     }
 
     @Test("netft lab --report writes one timeline per scenario")

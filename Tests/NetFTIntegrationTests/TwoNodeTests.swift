@@ -9,32 +9,37 @@ import Testing
 /// production, with each dataplane.
 @Suite("Two nodes over two networks", .serialized)
 struct TwoNodeTests {
-    @Test("ping (IPv4 and IPv6) and a checked 50 MB TCP transfer", arguments: DataplaneKind.allCases)
-    func pingAndTCP(dataplane: DataplaneKind) throws {
+    @Test("ping (IPv4 and IPv6) and a checked 50 MB TCP transfer, over each underlay", arguments: DataplaneKind.allCases, ClusterFabric.Underlay.allCases)
+    func pingAndTCP(dataplane: DataplaneKind, underlay: ClusterFabric.Underlay) throws {
         try requireKernelLab()
         var spec = ClusterFabric.Spec()
         spec.dataplane = dataplane
+        spec.underlay = underlay
         let fabric = try upFabric(spec, tag: "two\(dataplane.rawValue)")
         defer { fabric.tearDown() }
         let b = fabric.node("node2")
+        #expect(fabric.routes("node1").allSatisfy { ($0["real_local"] as? String)?.contains(underlay == .ipv6 ? ":" : ".") ?? false }, "routes run over \(underlay)")
+        let before = fabric.pathCounters()
         #expect(fabric.exec("node1", ["ping", "-c", "3", "-i", "0.2", "-W", "2", "\(b.virtualIPv4)"]), "IPv4 ping to node2's virtual address")
         #expect(fabric.exec("node1", ["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "\(b.virtualIPv6)%netft0"]), "IPv6 ping to node2's link-local virtual address")
         let result = try TCPTransfer.run(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4, bytes: 50 << 20)
         #expect(result.bytes == 50 << 20 && result.intact, "every byte arrived intact")
-        print("[\(dataplane)] 50 MB TCP through the tunnel: \(String(format: "%.2f", result.gbps)) Gbit/s")
-        let status = try #require(fabric.status("node1"))
-        #expect(status["dataplane"] as? String == dataplane.rawValue)
+        let path = fabric.pathCounters().since(before)
+        print("[\(dataplane), \(underlay)] 50 MB TCP through the tunnel: \(String(format: "%.2f", result.gbps)) Gbit/s; \(path.summary)")
+        expectFramesTook(dataplane, path, atLeast: 30_000)
     }
 
-    @Test("cutting the active route's link during a TCP transfer", arguments: DataplaneKind.allCases)
-    func linkCutDuringTransfer(dataplane: DataplaneKind) throws {
+    @Test("cutting the active route's link during a TCP transfer, over each underlay", arguments: DataplaneKind.allCases, ClusterFabric.Underlay.allCases)
+    func linkCutDuringTransfer(dataplane: DataplaneKind, underlay: ClusterFabric.Underlay) throws {
         try requireKernelLab()
         var spec = ClusterFabric.Spec()
         spec.dataplane = dataplane
+        spec.underlay = underlay
         let fabric = try upFabric(spec, tag: "cut\(dataplane.rawValue)")
         defer { fabric.tearDown() }
         let b = fabric.node("node2")
         var cut = -1
+        let before = fabric.pathCounters()
         let result = try TCPTransfer.run(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4, bytes: 50 << 20) {
             let active = fabric.routes("node1").first { $0["active"] as? Bool == true }
             let network = (active?["network"] as? String).flatMap { Int($0.dropFirst(3)) } ?? 1
@@ -43,13 +48,14 @@ struct TwoNodeTests {
         }
         #expect(cut >= 0)
         #expect(result.bytes == 50 << 20 && result.intact, "the transfer completed intact across the failover")
-        print("[\(dataplane)] link cut during TCP: traffic stopped for \(Int(result.longestStallSeconds * 1000)) ms; \(String(format: "%.2f", result.gbps)) Gbit/s overall")
+        expectFramesTook(dataplane, fabric.pathCounters().since(before), atLeast: 30_000)
+        print("[\(dataplane), \(underlay)] link cut during TCP: traffic stopped for \(Int(result.longestStallSeconds * 1000)) ms; \(String(format: "%.2f", result.gbps)) Gbit/s overall")
         let routes = fabric.routes("node1")
         let down = routes.first { $0["network"] as? String == "net\(cut + 1)" }
         #expect(down?["state"] as? String == "down")
         #expect(down?["reason"] as? String == "local_link_down")
         #expect(routes.contains { $0["active"] as? Bool == true && $0["network"] as? String != "net\(cut + 1)" })
-        #expect(fabric.log("node1").contains("Setting state to Down for route from 198.18.\(cut + 1).1 to 198.18.\(cut + 1).2 (local_link_down)"))
+        #expect(fabric.log("node1").contains("Setting state to Down for route from \(fabric.address(network: cut, node: 0)) to \(fabric.address(network: cut, node: 1)) (local_link_down)"))
     }
 
     @Test func sigtermLeavesNothingBehind() throws {
@@ -118,5 +124,19 @@ struct LosslessFailoverTests {
         } else {
             #expect(w.lost > 0, "without lossless failover the detection window loses traffic (else the test measures nothing)")
         }
+    }
+}
+
+/// The data frames took the dataplane's own path, not a fallback: AF_XDP
+/// (under 1% through the kernel socket, no AF_XDP drop), or the UDP socket.
+func expectFramesTook(_ dataplane: DataplaneKind, _ path: PathCounters, atLeast frames: UInt64, sourceLocation: SourceLocation = #_sourceLocation) {
+    switch dataplane {
+    case .xdp:
+        #expect(path.dataViaAFXDP >= frames, "data frames through AF_XDP: \(path.dataViaAFXDP)", sourceLocation: sourceLocation)
+        #expect(path.kernelShare < 0.01, "data frames through the kernel socket: \(path.dataViaKernel)", sourceLocation: sourceLocation)
+        #expect(path.xskDrops == 0 && path.fillRingEmpty == 0, "AF_XDP drops \(path.xskDrops), fill ring empty \(path.fillRingEmpty)", sourceLocation: sourceLocation)
+    case .udp:
+        #expect(path.udpReceivedFrames >= frames, "frames received by the UDP socket: \(path.udpReceivedFrames)", sourceLocation: sourceLocation)
+        #expect(path.dataViaAFXDP == 0, sourceLocation: sourceLocation)
     }
 }
