@@ -18,7 +18,7 @@ public final class BenchRunner {
         public init() {}
     }
 
-    public static let allGroups: Set<String> = ["throughput", "failover", "heartbeat"]
+    public static let allGroups: Set<String> = ["throughput", "failover", "heartbeat", "convergence"]
     let options: Options
     let binary: String
     let progress: (String) -> Void
@@ -107,10 +107,29 @@ public final class BenchRunner {
             }
             add("heartbeat.cpu_percent.routes_\(routes)", "% of one core", runs)
         }
+        for dataplane in [DataplaneKind.xdp, .udp] where options.groups.contains("convergence") {
+            let runs = try repeated("convergence: 16 nodes x 3 networks, \(dataplane.rawValue) dataplane, first start to all 720 routes up") {
+                try converge(nodes: 16, networks: 3, dataplane: dataplane)
+            }
+            add("lab.converge_ms.nodes_16" + (dataplane == .xdp ? "" : "_udp"), "ms", runs)
+        }
         if options.quick { notes.append("--quick: \(latencySamples) latency samples per run, too few for a p99.9 (which needs 20,000): not reported") }
         notes.append("CPU instructions per packet: `perf stat -e instructions` reports <not supported> on this VM; not measured.")
         if options.mallocCounter == nil { notes.append("allocations per packet not measured: libNetFTMallocCounter.so was not found beside netft") }
         return BenchReport(machine: BenchReport.currentMachine(), netft_version: "0.1.0", quick: options.quick, notes: notes, results: figures)
+    }
+
+    /// Milliseconds from the first daemon's start until every route of a fresh lab is up.
+    func converge(nodes: Int, networks: Int, dataplane: DataplaneKind) throws -> Double {
+        var spec = ClusterFabric.Spec()
+        spec.nodes = nodes
+        spec.networks = networks
+        spec.dataplane = dataplane
+        let runner = try LabRunner(spec: spec, binary: binary, progress: { _ in })
+        defer { runner.fabric.tearDown() }
+        let unreachable = try runner.bringUp()
+        guard unreachable.isEmpty, let ms = runner.convergeMilliseconds else { throw LabError("the \(nodes)-node lab did not converge: \(unreachable)") }
+        return Double(ms)
     }
 
     /// Heap allocations and packets handled on the packet path, summed over every daemon (nil: no malloc counter).

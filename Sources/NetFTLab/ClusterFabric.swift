@@ -288,6 +288,9 @@ public final class ClusterFabric {
 
     public func routes(_ name: String) -> [[String: Any]] { status(name)?["routes"] as? [[String: Any]] ?? [] }
 
+    /// Routes of the whole fabric: every node to every other, on each network.
+    public var routeCount: Int { spec.nodes * (spec.nodes - 1) * spec.networks }
+
     /// Waits until every route of every running daemon is up; false at the deadline.
     public func waitAllRoutesUp(seconds: Double) -> Bool {
         wait(seconds: seconds) {

@@ -55,15 +55,23 @@ public struct LabReport: Codable, Sendable {
     public var networks: Int
     public var profile: String
     public var dataplane: String
+    /// The physical networks' address family: ipv4 or ipv6.
+    public var underlay: String
+    /// Routes in the fabric, and how long after the first daemon started all were up.
+    public var routes: Int
+    public var converge_ms: Int?
     public var reachability: [String]
     /// The cluster software on top ("corosync over netft", "corosync on plain addresses", ...), if any.
     public var stack: String?
     public var scenarios: [ScenarioResult]
 
     public init(
-        passed: Bool, nodes: Int, networks: Int, profile: String, dataplane: String, reachability: [String], stack: String? = nil,
-        scenarios: [ScenarioResult]
+        passed: Bool, nodes: Int, networks: Int, profile: String, dataplane: String, underlay: String = "ipv4", routes: Int = 0, converge_ms: Int? = nil,
+        reachability: [String], stack: String? = nil, scenarios: [ScenarioResult]
     ) {
+        self.underlay = underlay
+        self.routes = routes
+        self.converge_ms = converge_ms
         self.stack = stack
         self.passed = passed
         self.nodes = nodes

@@ -29,6 +29,24 @@ public enum Shell {
         }
     }
 
+    /// Starts every command at once, then waits for all: whether each exited 0.
+    public static func runTogether(_ commands: [[String]]) -> [Bool] {
+        let processes = commands.map { arguments -> Process? in
+            let process = Process()
+            guard let path = try? locate(arguments[0]) else { return nil }
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = Array(arguments.dropFirst())
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            return (try? process.run()) == nil ? nil : process
+        }
+        return processes.map { process in
+            guard let process else { return false }
+            process.waitUntilExit()
+            return process.terminationStatus == 0
+        }
+    }
+
     static func locate(_ program: String) throws -> String {
         if program.hasPrefix("/") { return program }
         for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"] {

@@ -14,6 +14,8 @@ struct Bench: ParsableCommand {
               failover    silent path cuts per profile: detect, until traffic flows, lost
               heartbeats  false failovers and heartbeat loss with the tunnel saturated
               hot path    heap allocations per packet (malloc counter preloaded into the daemons)
+              heartbeat   CPU of one node at 10, 100, 1000 routes
+              convergence 16 nodes x 3 networks: first daemon start to all 720 routes up
             --json writes the stable JSON (docs/BENCHMARKS.md), --markdown a table with the
             xdp/udp and xdp/veth ratios, --plot an SVG chart. Needs root.
             """
@@ -23,7 +25,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Runs per figure (at least 5 for published figures).") var runs = 5
     @Option(help: "Link cuts per heartbeat profile.") var cuts = 20
     @Option(help: "Seconds of saturated tunnel while heartbeats are watched.") var saturate = 60.0
-    @Option(help: "Only these groups (repeatable): throughput, failover, heartbeat. Default: all.") var only: [String] = []
+    @Option(help: "Only these groups (repeatable): throughput, failover, heartbeat, convergence. Default: all.") var only: [String] = []
     @Option(help: "Write the results as JSON here.") var json: String?
     @Option(help: "Write a Markdown table here.") var markdown: String?
     @Option(help: "Write an SVG chart of the throughput figures here.") var plot: String?

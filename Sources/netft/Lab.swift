@@ -37,14 +37,15 @@ struct Lab: ParsableCommand {
 
             JSON (--json): {"passed": bool, "scenarios": [{"name", "passed", "detect_ms",
             "recover_ms", "lost_packets", "resent_packets", "diagnosis", "expectation",
-            "failures"}], ...}.
+            "failures"}], "underlay", "routes", "converge_ms" (first daemon start to every
+            route up), ...}.
             Needs root.
             """,
         subcommands: [Show.self, Exec.self],
         defaultSubcommand: nil
     )
 
-    @Option(help: "Nodes in the cluster (2-8).") var nodes = 3
+    @Option(help: "Nodes in the cluster (2-16).") var nodes = 3
     @Option(help: "Networks, each a switch (2-4).") var networks = 2
     @Option(help: "Heartbeat profile: fast (25 ms x 4) or default (Windows: 1000 ms x 5).") var profile = ClusterConfig.Profile.fast
     @Option(help: "Dataplane: xdp or udp.") var dataplane = DataplaneKind.xdp
@@ -67,7 +68,7 @@ struct Lab: ParsableCommand {
     static let records = "/run/netft/labs"
 
     func validate() throws {
-        guard (2...8).contains(nodes) else { throw ValidationError("--nodes must be 2-8") }
+        guard (2...16).contains(nodes) else { throw ValidationError("--nodes must be 2-16") }
         guard (2...4).contains(networks) else { throw ValidationError("--networks must be 2-4") }
         if baseline == .netft { throw ValidationError("--baseline takes plain or knet (netft is what --stack corosync runs)") }
         if stack == .none && baseline != nil { throw ValidationError("--baseline needs --stack corosync") }
@@ -112,7 +113,8 @@ struct Lab: ParsableCommand {
         }
         let report = LabReport(
             passed: unreachable.isEmpty && results.allSatisfy(\.passed), nodes: nodes, networks: networks, profile: profile.rawValue,
-            dataplane: dataplane.rawValue, reachability: unreachable.map { "unreachable: \($0)" },
+            dataplane: dataplane.rawValue, underlay: underlay.rawValue, routes: runner.fabric.routeCount, converge_ms: runner.convergeMilliseconds,
+            reachability: unreachable.map { "unreachable: \($0)" },
             stack: runner.stack.map { "corosync " + ["netft": "over netft", "plain": "on plain net1 addresses (no netft)", "knet": "on its own two knet links (no netft)"][$0.placement.rawValue]! },
             scenarios: results)
         out.finish()
@@ -156,7 +158,8 @@ struct Lab: ParsableCommand {
     }
 
     static func printSummary(_ r: LabReport, elapsed: Double) {
-        print("\nnetft lab: \(r.nodes) nodes x \(r.networks) networks, \(r.dataplane) dataplane, \(r.profile) profile, \(String(format: "%.1f", elapsed)) s")
+        print("\nnetft lab: \(r.nodes) nodes x \(r.networks) networks (\(r.underlay)), \(r.dataplane) dataplane, \(r.profile) profile, \(String(format: "%.1f", elapsed)) s")
+        if let converge = r.converge_ms { print("converged: all \(r.routes) routes up \(converge) ms after the first daemon started") }
         if let stack = r.stack { print("cluster software: \(stack); RINGS = corosync's new rings during the scenario") }
         for u in r.reachability { print("  \(u)") }
         Table.print(
