@@ -191,6 +191,11 @@ int netft_peers_admit(int map_fd, const struct netft_peer_key *key, uint32_t nod
 	return bpf_map_update_elem(map_fd, key, &budget, BPF_ANY) ? -errno : 0;
 }
 
+int netft_peers_forget(int map_fd, const struct netft_peer_key *key)
+{
+	return bpf_map_delete_elem(map_fd, key) && errno != ENOENT ? -errno : 0;
+}
+
 int netft_xskmap_set(int map_fd, uint32_t queue, int xsk_fd)
 {
 	return bpf_map_update_elem(map_fd, &queue, &xsk_fd, BPF_ANY) ? -errno : 0;

@@ -1,6 +1,10 @@
 /// What happened to routes and nodes, in the order it happened.
 public enum ClusterEvent: Equatable, Sendable {
     case routeAdded(RouteID)
+    /// A reload took the route away (its peer or network left the configuration).
+    case routeRemoved(Route)
+    /// A reload took the peer's last route away: the node is no longer a member.
+    case peerRemoved(NodeID, name: String)
     case routeUp(RouteID)
     case routeDown(RouteID, DownReason)
     /// A Down route's diagnosis became clearer (e.g. a peer's report arrived).

@@ -34,6 +34,10 @@ public enum ClusterLog {
         switch event {
         case .routeAdded(let id):
             return route(id).map { [addedRoute($0)] } ?? []
+        case .routeRemoved(let r):
+            return ["[NETFT] Removed route \(r.realLocal.address) -> \(r.realRemote.address) to \(r.peerName) (\(r.network)): the configuration no longer has it"]
+        case .peerRemoved(let peer, let name):
+            return ["[TM] Node \(name) (id \(peer)) left the configuration: its routes and session are gone"]
         case .routeUp(let id):
             let (a, b) = pair(id)
             return [

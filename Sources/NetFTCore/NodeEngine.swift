@@ -5,12 +5,12 @@
 public struct NodeEngine: Sendable {
     public var table: RouteTable
     /// Per peer: the data stream across routes (lossless failover, acks).
-    public private(set) var streams: StreamTable
+    public internal(set) var streams: StreamTable
     /// Per peer: the route its latest data came in on, where our acks go.
-    public private(set) var ackRoutes: [NodeID: RouteID] = [:]
+    public internal(set) var ackRoutes: [NodeID: RouteID] = [:]
     public let security: SecurityLevel
     /// Our session, the handshake with every peer, and the cluster key (current and, during a rotation, previous).
-    public private(set) var sessions: SessionTable
+    public internal(set) var sessions: SessionTable
     /// Who we are, in every hello.
     public var identity = Hello(nodeName: "", addresses: [])
     let random: any RandomSource

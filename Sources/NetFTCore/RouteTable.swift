@@ -319,6 +319,37 @@ public struct RouteTable: Sendable {
         peers[peer]?.routes.contains { $0 != i && routes[$0].state == .up } ?? false
     }
 
+    // MARK: Membership (RouteTable+Membership.swift)
+
+    /// Replaces every route with `kept` (statuses unchanged), rebuilding the indexes.
+    mutating func rebuild(_ kept: [RouteStatus]) {
+        let old = peers
+        routes = kept
+        index = [:]
+        peers = [:]
+        for (i, s) in routes.enumerated() {
+            index[s.route.id] = i
+            peers[s.route.peer, default: Peer(active: old[s.route.peer]?.active, reachable: old[s.route.peer]?.reachable ?? false)].routes.append(i)
+        }
+        recomputeDeadline()
+    }
+
+    mutating func setPriority(_ id: RouteID, _ priority: Int) {
+        if let i = index[id] { routes[i].route.priority = priority }
+    }
+
+    /// After routes left or changed: reachability follows the routes still
+    /// Up, and the best one is chosen (an active route that is gone is no
+    /// candidate, so its traffic moves in one change).
+    mutating func refreshPeer(_ peer: NodeID, now: Instant) {
+        guard var p = peers[peer] else { return }
+        let reachable = p.routes.contains { routes[$0].state == .up }
+        if p.reachable && !reachable { pending.append(.nodeUnreachable(peer)) }
+        p.reachable = reachable
+        peers[peer] = p
+        reselect(peer, now: now)
+    }
+
     private mutating func reselect(_ peer: NodeID, now: Instant) {
         guard let p = peers[peer] else { return }
         let activeUp = p.active.flatMap { index[$0] }.map { routes[$0].state == .up } ?? false

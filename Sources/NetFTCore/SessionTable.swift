@@ -140,6 +140,13 @@ public struct SessionTable: Sendable {
         return true
     }
 
+    /// The peer left the configuration: its session and handshake are gone.
+    /// A rotation that waited only for it is complete.
+    mutating func forget(_ peer: NodeID) {
+        peers[peer] = nil
+        if previousKey != nil, !peers.values.contains(where: { $0.established?.rotating ?? false }) { previousKey = nil }
+    }
+
     /// The peers that still have to show they hold the current key.
     public var rotatingPeers: [NodeID] { peers.compactMap { $0.value.established?.rotating == true ? $0.key : nil }.sorted() }
 

@@ -4,8 +4,8 @@
 /// heap-allocated on every call; two per frame sent and two per frame received.
 public struct StreamTable: Sendable {
     private var streams: [DataStream]
-    private let slots: [NodeID: Int]
-    public let peers: [NodeID]
+    private var slots: [NodeID: Int]
+    public private(set) var peers: [NodeID]
 
     init(peers: [NodeID]) {
         self.peers = peers
@@ -13,6 +13,13 @@ public struct StreamTable: Sendable {
         var slots: [NodeID: Int] = [:]
         for (i, peer) in peers.enumerated() { slots[peer] = i }
         self.slots = slots
+    }
+
+    /// The peers changed (a reload): kept peers keep their streams, new ones start fresh.
+    mutating func reshape(to newPeers: [NodeID]) {
+        let old = self
+        self = StreamTable(peers: newPeers)
+        for peer in newPeers { if let stream = old[peer] { update(peer) { $0 = stream } } }
     }
 
     public subscript(peer: NodeID) -> DataStream? {

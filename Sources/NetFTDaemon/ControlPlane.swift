@@ -15,6 +15,8 @@ final class ControlPlane: @unchecked Sendable {
     enum Message: Sendable {
         case routesChanged
         case mirror([RouteMirror.Entry])
+        /// `netft reload`: as SIGHUP; `reply` gets the outcome (true: applied).
+        case reload(reply: @Sendable (_ applied: Bool, _ summary: String) -> Void)
         case stop
     }
 
@@ -27,6 +29,9 @@ final class ControlPlane: @unchecked Sendable {
     private let signals: Int32
     private let lock: InstanceLock
     private let configPath: String?
+    private let me: ClusterConfig.Node
+    /// The configuration the node runs (the last reload applied).
+    private var runningConfig: ClusterConfig
     /// A pidfd of the process whose exit stops this node (`--stop-with-pid`), -1 if none.
     private let parent: Int32
     private let parentPID: pid_t?
@@ -44,8 +49,10 @@ final class ControlPlane: @unchecked Sendable {
 
     init(
         log: Logger, datapath: Mailbox<DatapathCommand>, interfaces: InterfaceManager, links: [DataplaneLink], mirror: RouteMirror?,
-        signals: Int32, lock: InstanceLock, configPath: String?, stopWithPID: pid_t?
+        signals: Int32, lock: InstanceLock, configPath: String?, stopWithPID: pid_t?, config: ClusterConfig, me: ClusterConfig.Node
     ) throws(SystemError) {
+        runningConfig = config
+        self.me = me
         self.log = log
         self.datapath = datapath
         self.interfaces = interfaces
@@ -116,6 +123,7 @@ final class ControlPlane: @unchecked Sendable {
                     switch message {
                     case .routesChanged: mirrorWanted = true
                     case .mirror(let entries): for e in entries { mirror?.update(e) }
+                    case .reload(let reply): reload(reply: reply)
                     case .stop: running = false
                     }
                 }
@@ -187,24 +195,31 @@ final class ControlPlane: @unchecked Sendable {
             case SIGTERM, SIGINT:
                 datapath.post(.stop(reason: "signal \(signal == SIGTERM ? "SIGTERM" : "SIGINT")"))
             case SIGHUP:
-                reload()
+                reload(reply: nil)
             default:
                 break
             }
         }
     }
 
-    /// SIGHUP: reads and validates the configuration here, off the datapath,
-    /// and hands it over only if it is good.
-    private func reload() {
-        guard let configPath else { return log.warning("[NETFT] SIGHUP: no configuration file to reload") }
+    /// SIGHUP or `netft reload`: reads and validates the configuration here,
+    /// off the datapath, plans the change, and hands it over only if it is good.
+    private func reload(reply: (@Sendable (Bool, String) -> Void)?) {
+        func refuse(_ why: String) {
+            log.error("[NETFT] SIGHUP: \(why)")
+            reply?(false, why)
+        }
+        guard let configPath else { return refuse("no configuration file to reload (the node was started without --config)") }
         let fresh: ClusterConfig
+        let plan: ReloadPlan
         do {
             fresh = try ConfigLoader.load(path: configPath)
+            plan = try ReloadPlan.make(fresh: fresh, running: runningConfig, me: me, links: links, interfaces: interfaces.localInterfaces)
         } catch {
-            return log.error("[NETFT] SIGHUP: configuration refused, keeping the running one: \(error)")
+            return refuse("configuration refused, keeping the running one: \(error)")
         }
-        datapath.post(.reload(fresh))
+        runningConfig = plan.config
+        datapath.post(.reload(plan, reply: reply))
         // The key file is read again too: a new key starts a rotation (the
         // datapath ignores the key it already runs).
         guard fresh.security != .none, let keyPath = fresh.keyFile else { return }

@@ -17,7 +17,7 @@ import NetFTDataplane
 /// Failover: `handleEvents` right after the step that changed a route, so what
 ///           the old route never had acknowledged is resent before new traffic.
 final class Datapath {
-    let config: ClusterConfig
+    var config: ClusterConfig
     let me: ClusterConfig.Node
     let log: Logger
     var engine: NodeEngine
@@ -32,13 +32,15 @@ final class Datapath {
     let facts: NodeFacts
 
     /// Per route: which dataplane link and remote endpoint carry it.
-    let routeLinks: [RouteID: (link: Int, remote: Endpoint)]
+    var routeLinks: [RouteID: (link: Int, remote: Endpoint)]
     /// Inner destination address -> peer node.
-    let peersByVirtualAddress: [IPAddress: NodeID]
+    var peersByVirtualAddress: [IPAddress: NodeID]
     /// Lossless failover: per peer, copies of what it has not acknowledged (nil: off).
-    let retention: [NodeID: RetentionRing]?
+    var retention: [NodeID: RetentionRing]?
+    /// Routes a reload just removed, so the log can still name them.
+    var removedRoutes: [RouteID: Route] = [:]
     var counters = Counters()
-    private var acksDue: [NodeID] = []
+    var acksDue: [NodeID] = []
     /// Allocations on the packet path, when a malloc counter is preloaded (netft bench).
     let mallocCount: (@convention(c) () -> UInt64)? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "netft_malloc_thread_count") else { return nil }
@@ -104,14 +106,9 @@ final class Datapath {
         self.mailbox = mailbox
         self.watchdog = watchdog
         self.routesChanged = routesChanged
-        var peers: [IPAddress: NodeID] = [:]
-        for peer in config.nodes where peer.id != me.id {
-            peers[VirtualAddresses.ipv4(cluster: config.cluster, node: peer.id)] = peer.id
-            peers[VirtualAddresses.ipv6(cluster: config.cluster, node: peer.id)] = peer.id
-        }
-        peersByVirtualAddress = peers
+        peersByVirtualAddress = Datapath.peersByVirtualAddress(config, me: me)
         commands.reserveCapacity(16)
-        acksDue.reserveCapacity(peers.count)
+        acksDue.reserveCapacity(config.nodes.count)
     }
 
     deinit { readBuffer.deallocate() }
@@ -369,10 +366,11 @@ final class Datapath {
         for peer in engine.peersToResend(after: events) { resendUnacknowledged(to: peer) }
         let names = config.nodes
         for event in events {
-            for line in ClusterLog.lines(for: event, route: { engine.table.status($0)?.route }, node: { id in names.first { $0.id == id }?.name }) {
+            for line in ClusterLog.lines(for: event, route: { engine.table.status($0)?.route ?? removedRoutes[$0] }, node: { id in names.first { $0.id == id }?.name }) {
                 log.info("\(line)")
             }
         }
+        removedRoutes = [:]
         routesChanged()
     }
 
@@ -389,8 +387,8 @@ final class Datapath {
                 port.updateNeighbours(table)
             case .sourceMAC(let link, let mac):
                 port.updateSourceMAC(link: link, mac: mac)
-            case .reload(let fresh):
-                apply(fresh)
+            case .reload(let plan, let reply):
+                apply(plan, reply: reply)
             case .rotateKey(let key):
                 guard key.fingerprint != engine.sessions.key.fingerprint else { break }
                 engine.rotateKey(to: key)
@@ -418,26 +416,6 @@ final class Datapath {
             }
         }
         return entries
-    }
-
-    /// Applies changed heartbeat settings to the running routes without taking any of them down.
-    func apply(_ fresh: ClusterConfig) {
-        var changed = 0
-        for peer in engine.table.peerIDs {
-            for id in engine.table.routeIDs(to: peer) {
-                guard let route = engine.table.status(id)?.route else { continue }
-                let settings = fresh.heartbeat.settings(crossSubnet: route.crossSubnet)
-                if settings != route.heartbeat {
-                    engine.table.updateHeartbeat(id, settings)
-                    changed += 1
-                    log.info("[NETFT] SIGHUP: route \(route.realLocal.address) -> \(route.realRemote.address): Delay \(route.heartbeat.delay.value) -> \(settings.delay.value) ms, Threshold \(route.heartbeat.threshold) -> \(settings.threshold)")
-                }
-            }
-        }
-        if fresh.networks != config.networks || fresh.nodes != config.nodes || fresh.security != config.security || fresh.port != config.port {
-            log.warning("[NETFT] SIGHUP: networks, nodes, security and port changes need a restart; they were not applied")
-        }
-        log.info("[NETFT] SIGHUP: configuration reloaded, \(changed) route\(changed == 1 ? "" : "s") with new heartbeat settings, all kept in their state")
     }
 }
 

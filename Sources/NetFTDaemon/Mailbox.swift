@@ -14,8 +14,9 @@ enum DatapathCommand: Sendable {
     case neighbours([IPAddress: UInt64])
     /// netlink: a link's own MAC changed.
     case sourceMAC(link: Int, mac: UInt64)
-    /// SIGHUP: a configuration already parsed and validated off the datapath.
-    case reload(ClusterConfig)
+    /// SIGHUP or `netft reload`: a configuration already parsed, validated and
+    /// planned off the datapath; `reply` gets the outcome.
+    case reload(ReloadPlan, reply: (@Sendable (Bool, String) -> Void)?)
     /// SIGHUP with a key file whose key is not the running one: rotate to it.
     case rotateKey(ClusterKey)
     /// The node's status, handed to the callback (called on the datapath thread: keep it short).

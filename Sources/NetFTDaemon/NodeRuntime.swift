@@ -89,7 +89,7 @@ public final class NodeRuntime {
         let inbox = try Mailbox<DatapathCommand>()
         control = try ControlPlane(
             log: logger, datapath: inbox, interfaces: ifm, links: links, mirror: mirror, signals: signals, lock: lock,
-            configPath: options.configPath, stopWithPID: options.stopWithPID)
+            configPath: options.configPath, stopWithPID: options.stopWithPID, config: config, me: me)
 
         let now = Instant.now
         var table = RouteTable(localNode: me.id)
@@ -138,8 +138,10 @@ public final class NodeRuntime {
                 case "status", "routes", "nodes":
                     return NodeRuntime.status(inbox, on: loop).map { [UInt8](NodeStatus.encode($0)) }
                         .recover { Array("{\"error\": \"\($0)\"}\n".utf8) }
+                case "reload":
+                    return NodeRuntime.reload(toControl, on: loop)
                 default:
-                    return loop.makeSucceededFuture(Array("{\"error\": \"unknown request '\(request)': ask status, routes or nodes\"}\n".utf8))
+                    return loop.makeSucceededFuture(Array("{\"error\": \"unknown request '\(request)': ask status, routes, nodes or reload\"}\n".utf8))
                 }
             }
             if let endpoint = options.metrics {
@@ -190,6 +192,18 @@ public final class NodeRuntime {
         // Whichever comes second is ignored.
         loop.scheduleTask(in: .seconds(1)) { promise.fail(RuntimeError("the datapath did not answer within 1 s (stalled?)")) }
         return promise.futureResult
+    }
+
+    /// `netft reload`: the control plane reloads as on SIGHUP and the datapath
+    /// says what it applied: {"applied": bool, "summary": text}.
+    static func reload(_ control: Mailbox<ControlPlane.Message>, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+        let promise = loop.makePromise(of: [UInt8].self)
+        control.post(.reload { applied, summary in
+            let body = try? JSONSerialization.data(withJSONObject: ["applied": applied, "summary": summary], options: [.sortedKeys])
+            promise.succeed(Array(body ?? Data()) + [0x0A])
+        })
+        loop.scheduleTask(in: .seconds(5)) { promise.fail(RuntimeError("the reload was not answered within 5 s")) }
+        return promise.futureResult.recover { Array("{\"error\": \"\($0)\"}\n".utf8) }
     }
 
     static func whoAmI(config: ClusterConfig, node: String?, interfaces: InterfaceManager) throws -> ClusterConfig.Node {

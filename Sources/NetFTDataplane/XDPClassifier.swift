@@ -42,6 +42,8 @@ public final class XDPClassifier {
     public let configFD: Int32
     public let socketsFD: Int32
     public let peersFD: Int32
+    /// The sources the peer map admits (`admitOnly`).
+    public private(set) var admitted = Set<IPAddress>()
     let routesFD: Int32
     let port: UInt16
     public private(set) var attachment: (ifindex: Int32, ifname: String, mode: XDPMode)?
@@ -81,11 +83,22 @@ public final class XDPClassifier {
     /// dropped and counted `drop_unknown_source`), and each source's control
     /// frames at most `controlBudget` a second (`drop_over_budget`).
     public func admitOnly(_ sources: [(address: IPAddress, node: NodeID)], controlBudget: UInt32 = UInt32(NETFT_CONTROL_BUDGET)) throws(SystemError) {
-        for (address, node) in sources {
+        func key(_ address: IPAddress) -> netft_peer_key {
             var key = netft_peer_key()
             withUnsafeMutableBytes(of: &key.address) { $0.copyBytes(from: address.bytes16) }
-            try check("admit \(address) into the classifier's peer map", netft_peers_admit(peersFD, &key, node))
+            return key
         }
+        // A reload admits anew: sources no route comes from any more leave the map.
+        let wanted = Set(sources.map(\.address))
+        for address in admitted.subtracting(wanted) {
+            var k = key(address)
+            try check("remove \(address) from the classifier's peer map", netft_peers_forget(peersFD, &k))
+        }
+        for (address, node) in sources {
+            var k = key(address)
+            try check("admit \(address) into the classifier's peer map", netft_peers_admit(peersFD, &k, node))
+        }
+        admitted = wanted
         var config = netft_config()
         config.port = port
         config.peer_filter = 1

@@ -72,6 +72,8 @@ public final class ClusterFabric {
     private var daemons: [String: Process] = [:]
     private var extraNamespaces: [String] = []
     private var torn = false
+    /// The configuration's heartbeat section as last written.
+    private var heartbeatSection = ""
     private let tearDownClaim = Mutex(false)
 
     /// The address family of the lab's physical networks (the tunnel's
@@ -145,7 +147,11 @@ public final class ClusterFabric {
                 try Shell.run(["ip", "netns", "exec", sw, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-\(family)=0"], allowFailure: true)
             }
         }
-        for i in 0..<spec.nodes {
+        for i in 0..<spec.nodes { nodes.append(try makeNode(i)) }
+    }
+
+    /// Node i's namespace, its veths into every switch, its addresses.
+    private func makeNode(_ i: Int) throws -> Node {
             let name = "node\(i + 1)"
             let ns = "\(tag)-\(name)"
             try Shell.run(["ip", "netns", "add", ns])
@@ -168,12 +174,35 @@ public final class ClusterFabric {
                 try Shell.run(["ip", "-n", ns, "link", "set", ifname, "up"])
                 interfaces.append((ifname, address))
             }
-            nodes.append(Node(
+            return Node(
                 name: name, id: NodeID(i + 1), namespace: ns, interfaces: interfaces,
                 controlPath: "\(workDirectory)/\(name).sock", logPath: "\(logDirectory)/\(name).log",
                 virtualIPv4: VirtualAddresses.ipv4(cluster: cluster, node: NodeID(i + 1)),
-                virtualIPv6: VirtualAddresses.ipv6(cluster: cluster, node: NodeID(i + 1))))
-        }
+                virtualIPv6: VirtualAddresses.ipv6(cluster: cluster, node: NodeID(i + 1)))
+    }
+
+    /// A new node on every network of the running fabric (no daemon yet):
+    /// the configuration file lists it from now on. The running daemons learn
+    /// of it when they reload.
+    @discardableResult
+    public func addNode() throws -> Node {
+        let node = try makeNode((nodes.map { Int($0.id) }.max() ?? 0))
+        nodes.append(node)
+        record()
+        try rewriteConfiguration(heartbeat: heartbeatSection)
+        return node
+    }
+
+    /// Stops a node's daemon and removes the node: its namespace, and its
+    /// entry in the configuration file.
+    public func removeNode(_ name: String) throws {
+        let node = node(name)
+        stop(name)
+        Self.stop(Set(Self.processes(in: node.namespace)))
+        try Shell.run(["ip", "netns", "del", node.namespace])
+        nodes.removeAll { $0.name == name }
+        record()
+        try rewriteConfiguration(heartbeat: heartbeatSection)
     }
 
     private func writeConfiguration() throws {
@@ -183,6 +212,7 @@ public final class ClusterFabric {
 
     /// Writes the configuration again with another heartbeat section (YAML flow mapping).
     public func rewriteConfiguration(heartbeat: String) throws {
+        heartbeatSection = heartbeat
         let keyPath = "\(workDirectory)/cluster.key"
         var text = """
             cluster: \(cluster)
@@ -195,8 +225,8 @@ public final class ClusterFabric {
             """
         for k in 0..<spec.networks { text += "  - {name: net\(k + 1), subnet: \"\(spec.underlay.subnet(network: k))\", priority: \((k + 1) * 100)}\n" }
         text += "nodes:\n"
-        for (i, node) in nodes.enumerated() {
-            let addresses = (0..<spec.networks).map { "\"\(address(network: $0, node: i))\"" }.joined(separator: ", ")
+        for node in nodes {
+            let addresses = node.interfaces.map { "\"\($0.address)\"" }.joined(separator: ", ")
             text += "  - {name: \(node.name), id: \(node.id), addresses: [\(addresses)]}\n"
         }
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -289,14 +319,14 @@ public final class ClusterFabric {
     public func routes(_ name: String) -> [[String: Any]] { status(name)?["routes"] as? [[String: Any]] ?? [] }
 
     /// Routes of the whole fabric: every node to every other, on each network.
-    public var routeCount: Int { spec.nodes * (spec.nodes - 1) * spec.networks }
+    public var routeCount: Int { nodes.count * (nodes.count - 1) * spec.networks }
 
     /// Waits until every route of every running daemon is up; false at the deadline.
     public func waitAllRoutesUp(seconds: Double) -> Bool {
         wait(seconds: seconds) {
             self.nodes.allSatisfy { n in
                 let r = self.routes(n.name)
-                return r.count == (self.spec.nodes - 1) * self.spec.networks && r.allSatisfy { $0["state"] as? String == "up" }
+                return r.count == (self.nodes.count - 1) * self.spec.networks && r.allSatisfy { $0["state"] as? String == "up" }
             }
         }
     }

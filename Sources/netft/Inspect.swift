@@ -8,9 +8,9 @@ struct ControlOptions: ParsableArguments {
     var control: String?
     @Flag(help: "Print JSON instead of a table.") var json = false
 
-    func ask() throws -> Data {
+    func ask(_ request: String = "status") throws -> Data {
         do {
-            return try control.map { try ControlClient.ask("status", path: $0) } ?? ControlClient.askLocal("status")
+            return try control.map { try ControlClient.ask(request, path: $0) } ?? ControlClient.askLocal(request)
         } catch {
             throw RuntimeFailure("\(error)")
         }

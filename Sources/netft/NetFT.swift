@@ -7,6 +7,6 @@ struct NetFT: ParsableCommand {
         commandName: "netft",
         abstract: "A fault-tolerant cluster network adapter for Linux.",
         version: NetFT.version,
-        subcommands: [Lab.self, Bench.self, Run.self, Status.self, Routes.self, Nodes.self, Validate.self, Capture.self, Keygen.self, Smoke.self, Classifier.self]
+        subcommands: [Lab.self, Bench.self, Run.self, Status.self, Routes.self, Nodes.self, Reload.self, Validate.self, Capture.self, Keygen.self, Smoke.self, Classifier.self]
     )
 }

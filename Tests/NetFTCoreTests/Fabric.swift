@@ -62,18 +62,48 @@ final class Fabric {
     /// A fresh engine for `node`, as a start of its daemon makes it.
     func makeEngine(_ node: NodeID, peers nodes: [NodeID], starts: UInt64) -> NodeEngine {
         var table = RouteTable(localNode: node)
-        for peer in nodes where peer != node {
-            for (n, network) in networks.enumerated() {
+        for route in plan(node, peers: nodes) { table.add(route, now: now) }
+        return NodeEngine(table: table, security: security, key: testKey, random: SeededRandom(seed: UInt64(node) << 32 | starts))
+    }
+
+    /// The routes of `node` to `nodes` on `networks` (each network's priority
+    /// from `priorities` when given), as TopologyManager plans them.
+    func plan(_ node: NodeID, peers nodes: [NodeID], networks chosen: [Int]? = nil, priorities: [Int: Int] = [:]) -> [Route] {
+        var routes: [Route] = []
+        for peer in nodes.sorted() where peer != node {
+            for (n, network) in networks.enumerated() where chosen?.contains(n) ?? true {
                 let local = Self.address(node: node, network: n)
                 let remote = Self.address(node: peer, network: n)
-                table.add(Route(
+                routes.append(Route(
                     id: Route.id(between: local, and: remote), peer: peer, peerName: "node\(peer)", network: network.name,
                     localInterface: "eth\(n)", realLocal: Endpoint(local), realRemote: Endpoint(remote),
                     virtualLocal: Endpoint(Self.virtual(node: node)), virtualRemote: Endpoint(Self.virtual(node: peer)),
-                    priority: network.priority, heartbeat: settings), now: now)
+                    priority: priorities[n] ?? network.priority, heartbeat: settings))
             }
         }
-        return NodeEngine(table: table, security: security, key: testKey, random: SeededRandom(seed: UInt64(node) << 32 | starts))
+        return routes
+    }
+
+    /// A reload on `node` with a new plan, as the datapath applies it.
+    @discardableResult
+    func reload(_ node: NodeID, _ routes: [Route]) -> NodeEngine.Reconciled {
+        let result = engines[node]!.reconcile(with: routes, now: now)
+        collect(node)
+        return result
+    }
+
+    /// A new node starts, and every running node reloads a configuration that lists it.
+    func join(_ node: NodeID) {
+        let members = Array(engines.keys) + [node]
+        engines[node] = makeEngine(node, peers: members, starts: 0)
+        for other in members where other != node { reload(other, plan(other, peers: members)) }
+    }
+
+    /// Every other node reloads a configuration without `node`, which then stops.
+    func leave(_ node: NodeID) {
+        engines[node] = nil
+        inflight.removeAll { $0.to == node }
+        for other in engines.keys { reload(other, plan(other, peers: Array(engines.keys))) }
     }
 
     /// Restarts `node`: a new engine (a new session), its routes fresh.
@@ -138,6 +168,7 @@ final class Fabric {
     }
 
     private func receive(_ bytes: [UInt8], at node: NodeID, route: RouteID, path: FramePath?) {
+        guard engines[node] != nil else { return }  // the node left
         buffer.load(bytes)
         let outcome = engines[node]!.receive(buffer.raw, length: bytes.count, from: path ?? engines[node]!.table.path(of: route), now: now)
         switch outcome {

@@ -88,7 +88,8 @@ struct OperatingTests {
         usleep(500_000)  // several heartbeats at the new pace
         #expect(fabric.routes("node1").allSatisfy { $0["state"] as? String == "up" })
         let log = fabric.log("node1")
-        #expect(log.contains("SIGHUP: configuration reloaded, 2 routes with new heartbeat settings"))
+        #expect(log.contains("SIGHUP: configuration reloaded: 0 routes added, 0 removed, 2 changed"))
+        #expect(log.contains("Delay 50 ms, Threshold 5"))
         #expect(!log.contains("Setting state to Down"), "no route went down across the reload")
         #expect(fabric.isRunning("node1"))
     }

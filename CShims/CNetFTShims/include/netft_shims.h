@@ -48,6 +48,8 @@ int netft_stats_read(int map_fd, struct netft_stats *sum);
 int netft_config_write(int map_fd, const struct netft_config *config);
 /* Admits one source address (a fresh budget) into a classifier's `peers` map. */
 int netft_peers_admit(int map_fd, const struct netft_peer_key *key, uint32_t node_id);
+/* Removes a source from the peer map (a reload took its routes away); absent is fine. */
+int netft_peers_forget(int map_fd, const struct netft_peer_key *key);
 int netft_xskmap_set(int map_fd, uint32_t queue, int xsk_fd);
 int netft_xskmap_clear(int map_fd, uint32_t queue);
 int netft_routes_update(int map_fd, const struct netft_route_info *info);

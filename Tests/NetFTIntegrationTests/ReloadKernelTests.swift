@@ -1,0 +1,88 @@
+import Foundation
+import Glibc
+import NetFTDataplane
+import NetFTLab
+import Testing
+
+/// Membership changes on running daemons: a fourth node joins a three-node
+/// cluster and leaves again, each running node told by `netft reload` or
+/// SIGHUP, under streams between the first three.
+@Suite("Reload: nodes join and leave without a restart (kernel)", .serialized)
+struct ReloadKernelTests {
+    /// Route downs logged by `name` since `mark` bytes of its log, for routes to `among` addresses.
+    static func downs(_ fabric: ClusterFabric, _ name: String, after mark: Int, among remotes: Set<String>) -> [String] {
+        fabric.log(name).utf8.dropFirst(mark).split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }.filter { line in
+            guard line.contains("Setting state to Down for route from") else { return false }
+            return remotes.contains { line.contains(" to \($0) (") }
+        }
+    }
+
+    static func reload(_ fabric: ClusterFabric, _ name: String) throws -> String {
+        let run = try runNetft(["reload", "--control", fabric.node(name).controlPath])
+        #expect(run.status == 0, "netft reload on \(name): \(run.stdout)\(run.stderr)")
+        return run.stdout
+    }
+
+    @Test("a fourth node joins a running three-node cluster and leaves: the first three lose nothing and keep every route Up")
+    func aNodeJoinsAndLeaves() throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.nodes = 3
+        spec.dataplane = .xdp
+        let fabric = try upFabric(spec, tag: "rld")
+        defer { fabric.tearDown() }
+        let first = ["node1", "node2", "node3"]
+        let firstAddresses = Set(first.flatMap { fabric.node($0).interfaces.map { "\($0.address)" } })
+        let marks = Dictionary(uniqueKeysWithValues: first.map { ($0, fabric.log($0).utf8.count) })
+        let n1 = fabric.node("node1"), n2 = fabric.node("node2"), n3 = fabric.node("node3")
+        let a = try TrafficStream(from: n1.namespace, to: n2.namespace, address: n2.virtualIPv4, port: 6001)
+        let b = try TrafficStream(from: n2.namespace, to: n3.namespace, address: n3.virtualIPv4, port: 6002)
+        defer { a.stop(); b.stop() }
+        #expect(a.waitForFlow(after: 0, seconds: 5) && b.waitForFlow(after: 0, seconds: 5))
+        let (ta, tb) = (a.now, b.now)
+
+        // Join: node4 starts, node1 is told by `netft reload`, node2 and node3 by SIGHUP.
+        let n4 = try fabric.addNode()
+        try fabric.start(n4.name)
+        let summary = try Self.reload(fabric, "node1")
+        #expect(summary.contains("2 routes added, 0 removed, 0 changed, nodes joined: node4"), "\(summary)")
+        fabric.signal("node2", SIGHUP)
+        fabric.signal("node3", SIGHUP)
+        #expect(fabric.waitAllRoutesUp(seconds: 15), "every route of four nodes up")
+        #expect(fabric.exec("node1", ["ping", "-c", "1", "-W", "2", "\(n4.virtualIPv4)"]), "node1 reaches node4")
+        #expect(fabric.exec("node4", ["ping", "-c", "1", "-W", "2", "\(n3.virtualIPv4)"]), "node4 reaches node3")
+        #expect(fabric.log("node2").contains("nodes joined: node4"))
+        let joined = fabric.pathCounters()
+
+        // Leave: node4 stops and leaves the configuration; the others reload.
+        try fabric.removeNode("node4")
+        _ = try Self.reload(fabric, "node1")
+        fabric.signal("node2", SIGHUP)
+        fabric.signal("node3", SIGHUP)
+        #expect(fabric.waitAllRoutesUp(seconds: 10), "the first three: every route up, node4's gone")
+        #expect(fabric.routes("node1").count == 2 * 2)
+        #expect(fabric.log("node3").contains("[TM] Node node4 (id 4) left the configuration"))
+
+        let wa = a.windowUntilNow(from: ta), wb = b.windowUntilNow(from: tb)
+        print("reload: node4 joined and left; node1->node2 \(wa.received) datagrams, \(wa.lost) lost, longest gap \(Int(wa.longestGap * 1000)) ms; node2->node3 \(wb.received), \(wb.lost) lost, longest gap \(Int(wb.longestGap * 1000)) ms; \(joined.summary)")
+        #expect(wa.lost == 0 && wb.lost == 0, "lost between the first three: \(wa.lost) and \(wb.lost)")
+        for name in first {
+            let downs = Self.downs(fabric, name, after: marks[name]!, among: firstAddresses)
+            #expect(downs.isEmpty, "\(name): routes among the first three went down: \(downs)")
+        }
+        // node4's frames took AF_XDP: the classifiers admitted it on reload.
+        #expect(joined.dataViaAFXDP > 0 && joined.kernelShare < 0.01, "\(joined.summary)")
+    }
+
+    @Test("a configuration that does not load is refused by netft reload, and the node keeps running it")
+    func aBrokenConfigurationIsRefused() throws {
+        try requireKernelLab()
+        let fabric = try upFabric(ClusterFabric.Spec(), tag: "rldx")
+        defer { fabric.tearDown() }
+        try "cluster: [broken\n".write(toFile: fabric.configPath, atomically: true, encoding: .utf8)
+        let run = try runNetft(["reload", "--control", fabric.node("node1").controlPath])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("configuration refused, keeping the running one"), "\(run.stderr)")
+        #expect(fabric.waitAllRoutesUp(seconds: 1))
+    }
+}
