@@ -42,9 +42,13 @@ struct ReloadKernelTests {
         let (ta, tb) = (a.now, b.now)
 
         // Join: node4 starts, node1 is told by `netft reload`, node2 and node3 by SIGHUP.
+        var moments: [(String, Double)] = [("join", a.now)]
         let n4 = try fabric.addNode()
+        moments.append(("node4 built", a.now))
         try fabric.start(n4.name)
+        moments.append(("node4 started", a.now))
         let summary = try Self.reload(fabric, "node1")
+        moments.append(("node1 reloaded", a.now))
         #expect(summary.contains("2 routes added, 0 removed, 0 changed, nodes joined: node4"), "\(summary)")
         fabric.signal("node2", SIGHUP)
         fabric.signal("node3", SIGHUP)
@@ -55,8 +59,11 @@ struct ReloadKernelTests {
         let joined = fabric.pathCounters()
 
         // Leave: node4 stops and leaves the configuration; the others reload.
+        moments.append(("leave", a.now))
         try fabric.removeNode("node4")
+        moments.append(("node4 removed", a.now))
         _ = try Self.reload(fabric, "node1")
+        moments.append(("node1 reloaded", a.now))
         fabric.signal("node2", SIGHUP)
         fabric.signal("node3", SIGHUP)
         #expect(fabric.waitAllRoutesUp(seconds: 10), "the first three: every route up, node4's gone")
@@ -65,6 +72,9 @@ struct ReloadKernelTests {
 
         let wa = a.windowUntilNow(from: ta), wb = b.windowUntilNow(from: tb)
         print("reload: node4 joined and left; node1->node2 \(wa.received) datagrams, \(wa.lost) lost, longest gap \(Int(wa.longestGap * 1000)) ms; node2->node3 \(wb.received), \(wb.lost) lost, longest gap \(Int(wb.longestGap * 1000)) ms; \(joined.summary)")
+        let timeline = moments.map { "\($0.0) \(Int($0.1 * 1000))" }.joined(separator: ", ")
+        let gaps = (a.gaps(longerThan: 0.008) + b.gaps(longerThan: 0.008)).map { "\(Int($0.from * 1000))-\(Int($0.to * 1000))" }
+        print("reload: moments (ms) \(timeline); gaps over 8 ms \(gaps)")
         #expect(wa.lost == 0 && wb.lost == 0, "lost between the first three: \(wa.lost) and \(wb.lost)")
         for name in first {
             let downs = Self.downs(fabric, name, after: marks[name]!, among: firstAddresses)
