@@ -72,7 +72,8 @@ struct netft_peer_budget {
 	__u64 window_start_ns;  /* bpf_ktime_get_ns() when that second began */
 };
 
-#define NETFT_PEERS_MAX 1024
+/* Remote addresses on one NIC: its network's peers (the heartbeat bench runs 2000). */
+#define NETFT_PEERS_MAX 8192
 /* Legitimate control traffic from one address is a request and a reply per
  * Delay (>= 25 ms) and a few hellos: 80 frames a second. */
 #define NETFT_CONTROL_BUDGET 1000
@@ -102,6 +103,6 @@ struct netft_route_info {
 	char reason[32];    /* why it is down, empty when up */
 };
 
-#define NETFT_ROUTES_MAX 4096
+#define NETFT_ROUTES_MAX 16384
 
 #endif

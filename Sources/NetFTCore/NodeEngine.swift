@@ -186,10 +186,12 @@ public struct NodeEngine: Sendable {
     /// route's peer has a session with us, while a new one is in handshake,
     /// and while the peer is unreachable: if the peer lost our session, or an
     /// impostor's replaced its session with us (possible at security none),
-    /// the hello starts a fresh handshake instead of leaving it dead for good.
+    /// the hello starts a fresh handshake instead of leaving it dead for good
+    /// (once a second while it lasts: `SessionTable.reprobeInterval`).
     public mutating func helloDue(on route: RouteID, now: Instant) -> Bool {
         guard let peer = table.peer(of: route) else { return false }
-        return sessions.helloDue(to: peer, now: now) || !table.isReachable(peer)
+        if sessions.helloDue(to: peer, now: now) { return true }
+        return !table.isReachable(peer) && sessions.reprobeDue(to: peer, now: now)
     }
 
     /// Builds our hello for `route`'s peer into `buffer`; returns its length.

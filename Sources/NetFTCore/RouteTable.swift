@@ -8,6 +8,12 @@ public struct RouteTable: Sendable {
     private var index: [RouteID: Int] = [:]
     private var peers: [NodeID: Peer] = [:]
     private var pending: [ClusterEvent] = []
+    /// When each route (by index) is due, and the queue that orders them.
+    private var scheduledAt: [UInt64] = []
+    private var queue = DeadlineQueue()
+    /// Routes a tick handled, and their peers: reused, so a tick allocates nothing.
+    private var tickedRoutes: [Int] = []
+    private var tickedPeers: [NodeID] = []
 
     struct Peer: Sendable {
         var routes: [Int] = []
@@ -30,8 +36,10 @@ public struct RouteTable: Sendable {
         let slot = UInt64(routes.count % 16)
         let phase = Instant(nanoseconds: now.nanoseconds &+ route.heartbeat.delay.nanoseconds * slot / 16)
         routes.append(RouteStatus(route: route, now: phase))
+        scheduledAt.append(UInt64.max)
         pending.append(.routeAdded(route.id))
-        recomputeDeadline()
+        schedule(routes.count - 1)
+        refreshNextDeadline()
     }
 
     public func status(_ id: RouteID) -> RouteStatus? { index[id].map { routes[$0] } }
@@ -80,8 +88,11 @@ public struct RouteTable: Sendable {
     /// The handshake with `peer` completed: heartbeat every route to it now,
     /// not a Delay later, so the best network comes up first.
     mutating func sessionStarted(with peer: NodeID, now: Instant) {
-        for i in peers[peer]?.routes ?? [] { routes[i].monitor.sessionStarted(now: now) }
-        recomputeDeadline()
+        for i in peers[peer]?.routes ?? [] {
+            routes[i].monitor.sessionStarted(now: now)
+            schedule(i)
+        }
+        refreshNextDeadline()
     }
 
     /// Events since the last call, oldest first.
@@ -95,23 +106,48 @@ public struct RouteTable: Sendable {
     // MARK: Time
 
     /// The earliest time `tick` has work to do.
-    /// Cached: the event loop asks on every pass, heartbeat times change only in tick and linkChanged.
+    /// Cached: the event loop asks on every pass.
     public private(set) var nextDeadline: Instant?
 
-    private mutating func recomputeDeadline() {
-        var earliest: Instant?
-        for i in routes.indices {
-            let due = routes[i].deadline
-            if earliest.map({ due < $0 }) ?? true { earliest = due }
-        }
-        nextDeadline = earliest
+    /// Route `i`'s deadline, read in place (through the array's subscript
+    /// the optimizer copied the whole status, history and all, each time).
+    @inline(__always)
+    private func deadline(of i: Int) -> Instant { routes.withUnsafeBufferPointer { $0[i].deadline } }
+
+    /// Queues route `i` at its current deadline, unless it is queued there already.
+    private mutating func schedule(_ i: Int) {
+        let due = deadline(of: i).nanoseconds
+        guard due != scheduledAt[i] else { return }
+        scheduledAt[i] = due
+        queue.push(due, i)
     }
 
-    /// Runs every route's heartbeat clock; `send(route)` is called for each
-    /// heartbeat request due now.
+    /// Drops stale entries off the top of the queue; the top is the next deadline.
+    private mutating func refreshNextDeadline() {
+        while let top = queue.top, scheduledAt[Int(top.route)] != top.at { queue.pop() }
+        nextDeadline = queue.top.map { Instant(nanoseconds: $0.at) }
+    }
+
+    /// Every route queued again (after the table's indexes changed).
+    private mutating func rescheduleAll() {
+        queue.removeAll()
+        scheduledAt = Array(repeating: UInt64.max, count: routes.count)
+        for i in routes.indices { schedule(i) }
+        refreshNextDeadline()
+    }
+
+    /// Runs the heartbeat clock of every route that is due; `send(route)` is
+    /// called for each heartbeat request due now.
     public mutating func tick(now: Instant, send: (RouteID) -> Void) {
-        var lastPeer: NodeID?
-        for i in routes.indices where now >= routes[i].deadline {
+        tickedRoutes.removeAll(keepingCapacity: true)
+        tickedPeers.removeAll(keepingCapacity: true)
+        while let top = queue.top, top.at <= now.nanoseconds {
+            queue.pop()
+            let i = Int(top.route)
+            guard scheduledAt[i] == top.at else { continue }  // stale: rescheduled since
+            scheduledAt[i] = UInt64.max  // handled: a duplicate entry is stale now
+            tickedRoutes.append(i)
+            guard now >= deadline(of: i) else { continue }  // a probe that was cancelled
             if routes[i].state == .up {
                 switch routes[i].probe.tick(now: now, smoothedRTT: routes[i].monitor.rtt.smoothed) {
                 case .none: break
@@ -127,12 +163,12 @@ public struct RouteTable: Sendable {
             // move at heartbeat pace, and a node with many peers must not pay
             // for all of them on every tick.
             let peer = routes[i].route.peer
-            if peer != lastPeer {
-                reselect(peer, now: now)
-                lastPeer = peer
-            }
+            if !tickedPeers.contains(peer) { tickedPeers.append(peer) }
         }
-        recomputeDeadline()
+        for peer in tickedPeers { reselect(peer, now: now) }
+        // Queued again only now: a route still due is ticked by the next call, not looped on.
+        for i in tickedRoutes { schedule(i) }
+        refreshNextDeadline()
     }
 
     // MARK: Sending
@@ -165,8 +201,8 @@ public struct RouteTable: Sendable {
     @inline(__always)
     public mutating func dataSent(on route: RouteID, now: Instant) {
         guard let i = index[route], routes[i].probe.dataSent(now: now) else { return }
-        let due = routes[i].deadline
-        if nextDeadline.map({ due < $0 }) ?? true { nextDeadline = due }
+        schedule(i)
+        refreshNextDeadline()
     }
 
     /// The cumulative acknowledgement to send on `route`.
@@ -234,8 +270,9 @@ public struct RouteTable: Sendable {
             routes[i].localLinkUp = up
             if !up { routes[i].localLinkDownAt = now }
             if let event = routes[i].monitor.linkChanged(up: up, now: now) { apply(event, route: i, now: now) }
+            schedule(i)
         }
-        recomputeDeadline()
+        refreshNextDeadline()
         for peer in peers.keys { reselect(peer, now: now) }
     }
 
@@ -331,7 +368,7 @@ public struct RouteTable: Sendable {
             index[s.route.id] = i
             peers[s.route.peer, default: Peer(active: old[s.route.peer]?.active, reachable: old[s.route.peer]?.reachable ?? false)].routes.append(i)
         }
-        recomputeDeadline()
+        rescheduleAll()
     }
 
     mutating func setPriority(_ id: RouteID, _ priority: Int) {

@@ -56,6 +56,25 @@ public struct SessionTable: Sendable {
         /// The latest challenge the peer sent us: every hello we send it echoes it.
         var theirChallenge = Challenge.none
         var lastAnswer: Instant?
+        /// The last hello sent while the peer was unreachable with a session established.
+        var lastReprobe: Instant?
+    }
+
+    /// How often a peer that is unreachable although its session stands is
+    /// asked again with a hello: once per second, over all its routes, not
+    /// with every heartbeat on every route. A saturated node whose peers all
+    /// look unreachable would otherwise get a hello per route per Delay on
+    /// top of its heartbeats, and the load would feed itself.
+    public static let reprobeInterval: UInt64 = 1_000_000_000
+
+    /// Whether a hello should go to `peer`, established but unreachable, now
+    /// (at most once per `reprobeInterval`).
+    public mutating func reprobeDue(to peer: NodeID, now: Instant) -> Bool {
+        guard var p = peers[peer] else { return true }
+        if let last = p.lastReprobe, now.since(last) < SessionTable.reprobeInterval { return false }
+        p.lastReprobe = now
+        peers[peer] = p
+        return true
     }
 
     /// What a received hello changed.

@@ -132,7 +132,7 @@ public final class UDPPort: DataplanePort {
                 counters.receivedMessages &+= 1
                 guard segment > 0 && segment < length else {
                     counters.receivedFrames &+= 1
-                    if case .reply(let replyLength) = body(slot, length, path) { reply(fd, slot, replyLength, message: i) }
+                    if case .reply(let replyLength) = body(slot, length, path) { reply(slot, replyLength, link: s, to: path.remote) }
                     continue
                 }
                 // A GRO run: frames back to back, each `segment` bytes but the last.
@@ -148,20 +148,25 @@ public final class UDPPort: DataplanePort {
                         _ = body(frame, frameLength, path)
                     } else if frameLength <= scratch.count {
                         scratch.copyMemory(from: UnsafeRawBufferPointer(frame))
-                        if case .reply(let replyLength) = body(scratch, frameLength, path) { reply(fd, scratch, replyLength, message: i) }
+                        if case .reply(let replyLength) = body(scratch, frameLength, path) { reply(scratch, replyLength, link: s, to: path.remote) }
                     }
                 }
             }
             handled += Int(n)
         }
         nextSocket = (nextSocket + 1) % max(1, sockets.count)
+        // The replies to this batch's heartbeats leave together: one sendmmsg,
+        // not a sendto each (at 4000 routes, 40% of the node's time was sendto).
+        if queued > 0 { flush() }
         return handled
     }
 
-    private func reply(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ length: Int, message i: Int) {
-        var addressLength: UInt32 = 0
-        let from = netft_udp_batch_addr(rx, UInt32(i), &addressLength)
-        if sendto(fd, buffer.baseAddress, length, Int32(MSG_DONTWAIT), from, addressLength) < 0 { sendErrors &+= 1 }
+    /// Queues a reply to where the frame came from, on the link it came by.
+    private func reply(_ buffer: UnsafeMutableRawBufferPointer, _ length: Int, link: Int, to remote: Endpoint) {
+        send { out in
+            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+            return Outbound(link: link, remote: remote, length: length)
+        }
     }
 
     public var largestFrame: Int { UDPPort.bufferSize }

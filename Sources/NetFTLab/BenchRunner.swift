@@ -15,6 +15,8 @@ public final class BenchRunner {
         public var mallocCounter: String?
         /// Which groups to measure: throughput (with latency, allocations and saturation), failover, heartbeat.
         public var groups: Set<String> = BenchRunner.allGroups
+        /// Route counts the heartbeat group measures.
+        public var heartbeatRoutes = [10, 100, 1000, 4000]
         public init() {}
     }
 
@@ -97,15 +99,24 @@ public final class BenchRunner {
             try failover(profile, lossless: false)
             try failover(profile, lossless: true)
         }
-        for routes in [10, 100, 1000] where options.groups.contains("heartbeat") {
-            var runs: [Double] = []
-            for i in 0..<(options.quick ? 1 : 3) {
-                progress("heartbeat cost: \(routes) routes at Delay 1000 ms (run \(i + 1))")
-                let bench = try HeartbeatCost(peers: routes / 2, binary: binary)
-                defer { bench.tearDown() }
-                runs.append(try bench.measure(seconds: options.quick ? 3 : 10))
+        for routes in options.heartbeatRoutes where options.groups.contains("heartbeat") {
+            // Symmetric, as in production: every peer requests too. At 1000
+            // routes also answer-only, the figure earlier runs published.
+            for symmetric in routes == 1000 ? [true, false] : [true] {
+                var runs: [Double] = []
+                var rates: [Double] = []
+                for i in 0..<(options.quick ? 1 : 3) {
+                    progress("heartbeat cost: \(routes) routes at Delay 1000 ms, \(symmetric ? "symmetric" : "answer-only") (run \(i + 1))")
+                    let bench = try HeartbeatCost(peers: routes / 2, binary: binary, symmetric: symmetric)
+                    defer { bench.tearDown() }
+                    let m = try bench.measure(seconds: options.quick ? 3 : 10)
+                    runs.append(m.cpuPercent)
+                    rates.append(m.controlFramesPerSecond)
+                }
+                let suffix = symmetric ? "" : ".answer_only"
+                add("heartbeat.cpu_percent.routes_\(routes)\(suffix)", "% of one core", runs)
+                add("heartbeat.control_frames_per_s.routes_\(routes)\(suffix)", "frames/s into the node", rates)
             }
-            add("heartbeat.cpu_percent.routes_\(routes)", "% of one core", runs)
         }
         for dataplane in [DataplaneKind.xdp, .udp] where options.groups.contains("convergence") {
             let runs = try repeated("convergence: 16 nodes x 3 networks, \(dataplane.rawValue) dataplane, first start to all 720 routes up") {

@@ -21,11 +21,13 @@ struct Bench: ParsableCommand {
             """
     )
 
-    @Flag(help: "CI-sized: short runs, 2 cuts per profile, 3 s of saturation.") var quick = false
+    @Flag(help: "CI-sized: short runs, 2 cuts per profile, 3 s of saturation, heartbeat cost up to 1000 routes, no convergence lab (unless --only convergence).") var quick = false
     @Option(help: "Runs per figure (at least 5 for published figures).") var runs = 5
     @Option(help: "Link cuts per heartbeat profile.") var cuts = 20
     @Option(help: "Seconds of saturated tunnel while heartbeats are watched.") var saturate = 60.0
     @Option(help: "Only these groups (repeatable): throughput, failover, heartbeat, convergence. Default: all.") var only: [String] = []
+    @Option(name: .customLong("heartbeat-routes"), help: "Route counts the heartbeat group measures (repeatable, even). Default: 10, 100, 1000, 4000.")
+    var heartbeatRoutes: [Int] = []
     @Option(help: "Write the results as JSON here.") var json: String?
     @Option(help: "Write a Markdown table here.") var markdown: String?
     @Option(help: "Write an SVG chart of the throughput figures here.") var plot: String?
@@ -38,6 +40,17 @@ struct Bench: ParsableCommand {
         options.runs = max(1, runs)
         options.failoverCuts = cuts
         options.saturatedSeconds = quick ? 3 : saturate
+        if quick {
+            // CI-sized: no 16-node lab (it saturates 2 cores for a minute), no 4000-route rig.
+            options.groups.remove("convergence")
+            options.heartbeatRoutes = [10, 100, 1000]
+        }
+        if !heartbeatRoutes.isEmpty {
+            guard heartbeatRoutes.allSatisfy({ $0 >= 2 && $0 % 2 == 0 && $0 <= 8000 }) else {
+                throw ValidationError("--heartbeat-routes takes even counts from 2 to 8000 (two networks, one route per peer on each)")
+            }
+            options.heartbeatRoutes = heartbeatRoutes
+        }
         if !only.isEmpty {
             let unknown = Set(only).subtracting(BenchRunner.allGroups)
             guard unknown.isEmpty else { throw ValidationError("unknown group \(unknown.sorted().joined(separator: ", ")): choose from \(BenchRunner.allGroups.sorted().joined(separator: ", "))") }

@@ -116,7 +116,11 @@ final class Fabric {
         Route.id(between: Self.address(node: a, network: n), and: Self.address(node: b, network: n))
     }
 
+    /// Hellos each node has sent.
+    var hellosSent: [NodeID: Int] = [:]
+
     func send(from node: NodeID, route: RouteID, bytes: [UInt8]) {
+        if bytes.count > 5 && bytes[5] == FrameType.hello.rawValue { hellosSent[node, default: 0] += 1 }
         let peer = engines[node]!.table.status(route)!.route.peer
         guard !linkDown.contains(Pair(node: node, route: route)), !linkDown.contains(Pair(node: peer, route: route)) else { return }
         guard !blocked.contains(Pair(node: node, route: route)) else {

@@ -110,6 +110,21 @@ struct SessionTests {
         #expect(f.run(until: { routes.allSatisfy { f.status(1, $0).state == .up && f.status(2, $0).state == .up } }, maxMs: 2000))
     }
 
+    @Test func anUnreachablePeerIsAskedAgainOnceASecondNotWithEveryHeartbeat() {
+        let f = RouteTableScenarioTests.upFabric()
+        // node2 goes silent (both routes), its session standing: node1 sees it unreachable.
+        for n in 0..<2 { f.block(from: 2, route: f.route(2, 1, network: n)) }
+        #expect(f.run(until: { !f.engines[1]!.table.isReachable(2) }, maxMs: 1000))
+        let before = f.hellosSent[1, default: 0]
+        f.run(ms: 3000)
+        let hellos = f.hellosSent[1, default: 0] - before
+        // 2 routes x 40 heartbeats a second would be 240 in 3 s.
+        #expect((2...4).contains(hellos), "\(hellos) hellos in 3 s")
+        // Heard again: the hellos stop and the routes come back.
+        for n in 0..<2 { f.block(from: 2, route: f.route(2, 1, network: n), false) }
+        #expect(f.run(until: { f.engines[1]!.table.isReachable(2) }, maxMs: 2000))
+    }
+
     @Test func atSecurityNoneAnImpostorsSessionIsReplacedOnceThePeerFindsItselfCutOff() throws {
         let f = Self.upFabric(security: .none)
         let r1 = f.route(1, 2, network: 0)

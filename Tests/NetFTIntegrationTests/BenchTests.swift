@@ -30,6 +30,7 @@ struct BenchTests {
         }
         names += ["failover.retention_bytes_per_node"]
         names += ["heartbeat.cpu_percent.routes_10", "heartbeat.cpu_percent.routes_100", "heartbeat.cpu_percent.routes_1000"]
+        names += ["heartbeat.cpu_percent.routes_1000.answer_only", "heartbeat.control_frames_per_s.routes_1000"]
         return names
     }()
 
