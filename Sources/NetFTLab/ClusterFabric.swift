@@ -74,6 +74,14 @@ public final class ClusterFabric {
     private var torn = false
     /// The configuration's heartbeat section as last written.
     private var heartbeatSection = ""
+    /// Network priorities that differ from the default ((k + 1) x 100: net1 preferred).
+    private var networkPriorities: [Int: Int] = [:]
+
+    /// Writes the configuration again with network `k`'s priority changed (lower is preferred).
+    public func setPriority(network k: Int, _ priority: Int) throws {
+        networkPriorities[k] = priority
+        try rewriteConfiguration(heartbeat: heartbeatSection)
+    }
     private let tearDownClaim = Mutex(false)
 
     /// The address family of the lab's physical networks (the tunnel's
@@ -223,7 +231,9 @@ public final class ClusterFabric {
             networks:
 
             """
-        for k in 0..<spec.networks { text += "  - {name: net\(k + 1), subnet: \"\(spec.underlay.subnet(network: k))\", priority: \((k + 1) * 100)}\n" }
+        for k in 0..<spec.networks {
+            text += "  - {name: net\(k + 1), subnet: \"\(spec.underlay.subnet(network: k))\", priority: \(networkPriorities[k] ?? (k + 1) * 100)}\n"
+        }
         text += "nodes:\n"
         for node in nodes {
             let addresses = node.interfaces.map { "\"\($0.address)\"" }.joined(separator: ", ")
