@@ -13,6 +13,10 @@ struct BigFabricTests {
         spec.nodes = 16
         spec.networks = 3
         spec.dataplane = .xdp
+        // The default (Windows) heartbeat profile: with the fast one, sixteen
+        // debug daemons (16 x 3600 signed frames/s) saturate CI's 2 cores, and
+        // routes and pings fail for want of CPU, not of netft.
+        spec.profile = .default
         let runner = try LabRunner(spec: spec, binary: netftBinary, progress: { print("lab16: \($0)") })
         let fabric = runner.fabric
         defer { fabric.tearDown() }
@@ -20,10 +24,8 @@ struct BigFabricTests {
         #expect(unreachable.isEmpty, "every virtual address answers ping from every node: \(unreachable)")
         let converge = try #require(runner.convergeMilliseconds)
         #expect(fabric.routeCount == 720)
-        for node in fabric.nodes {
-            let routes = fabric.routes(node.name)
-            #expect(routes.count == 15 * 3 && routes.allSatisfy { $0["state"] as? String == "up" }, "\(node.name): \(routes.count) routes")
-        }
+        for node in fabric.nodes { #expect(fabric.routes(node.name).count == 15 * 3, "\(node.name): a route to every peer on every network") }
+        #expect(fabric.waitAllRoutesUp(seconds: 15), "every route still Up after the pings")
         // 240 pings and their replies: each a data frame carried by AF_XDP at both ends.
         let path = fabric.pathCounters()
         print("lab16: converged in \(converge) ms; \(path.summary)")
