@@ -4,7 +4,7 @@
 extension NodeEngine {
     public struct Reconciled: Equatable, Sendable {
         public var added: [Route] = []
-        public var removed: [RouteID] = []
+        public var removed: [Route] = []
         /// Kept routes with a new priority or new heartbeat settings.
         public var changed: [Route] = []
         public var addedPeers: [NodeID] = []
@@ -18,15 +18,13 @@ extension NodeEngine {
         var result = Reconciled()
         let peersBefore = Set(table.peerIDs)
         let wanted = Dictionary(routes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let current = Set(table.routes.map(\.route.id))
-        result.removed = current.filter { wanted[$0] == nil }.sorted()
-        table.remove(Set(result.removed), now: now)
+        result.removed = table.routes.map(\.route).filter { wanted[$0.id] == nil }
+        let removedIDs = Set(result.removed.map(\.id))
+        table.remove(removedIDs, now: now)
         for route in routes {
             guard let old = table.status(route.id)?.route else {
-                if !result.added.contains(where: { $0.id == route.id }) {
-                    table.add(route, now: now)
-                    result.added.append(route)
-                }
+                table.add(route, now: now)  // a duplicate in `routes` is then found above
+                result.added.append(route)
                 continue
             }
             guard old.priority != route.priority || old.heartbeat != route.heartbeat else { continue }
@@ -37,7 +35,7 @@ extension NodeEngine {
         let peersAfter = Set(table.peerIDs)
         result.addedPeers = peersAfter.subtracting(peersBefore).sorted()
         result.removedPeers = peersBefore.subtracting(peersAfter).sorted()
-        for (peer, route) in ackRoutes where result.removed.contains(route) { ackRoutes[peer] = nil }
+        for (peer, route) in ackRoutes where removedIDs.contains(route) { ackRoutes[peer] = nil }
         for peer in result.removedPeers {
             sessions.forget(peer)
             ackRoutes[peer] = nil

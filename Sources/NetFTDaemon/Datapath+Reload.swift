@@ -7,9 +7,8 @@ import NetFTDataplane
 /// their state (an Up route stays Up, no failover, nothing lost).
 extension Datapath {
     func apply(_ plan: ReloadPlan, reply: (@Sendable (Bool, String) -> Void)?) {
-        let before = engine.table.routes.map(\.route)
         let result = engine.reconcile(with: plan.routes, now: .now)
-        for id in result.removed { removedRoutes[id] = before.first { $0.id == id } }
+        for route in result.removed { removedRoutes[route.id] = route }
         routeLinks = plan.routeLinks
         config = plan.config
         peersByVirtualAddress = Datapath.peersByVirtualAddress(config, me: me)
@@ -29,7 +28,7 @@ extension Datapath {
             log.info("[NETFT] SIGHUP: route \(route.realLocal.address) -> \(route.realRemote.address): Priority \(route.priority), Delay \(route.heartbeat.delay.value) ms, Threshold \(route.heartbeat.threshold)")
         }
         for item in plan.notApplied { log.warning("[NETFT] SIGHUP: not applied (needs a restart): \(item)") }
-        let names = { (ids: [NodeID]) in ids.map { id in plan.config.nodes.first { $0.id == id }?.name ?? before.first { $0.peer == id }?.peerName ?? "node \(id)" } }
+        let names = { (ids: [NodeID]) in ids.map { id in plan.config.nodes.first { $0.id == id }?.name ?? result.removed.first { $0.peer == id }?.peerName ?? "node \(id)" } }
         var parts = ["\(result.added.count) route\(result.added.count == 1 ? "" : "s") added", "\(result.removed.count) removed", "\(result.changed.count) changed"]
         if !result.addedPeers.isEmpty { parts.append("nodes joined: \(names(result.addedPeers).joined(separator: ", "))") }
         if !result.removedPeers.isEmpty { parts.append("nodes left: \(names(result.removedPeers).joined(separator: ", "))") }
