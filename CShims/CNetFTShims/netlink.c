@@ -44,7 +44,9 @@ int netft_nl_open(struct netft_nl **out)
 
 int netft_nl_open_monitor(struct netft_nl **out)
 {
-	return open_socket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_NEIGH, out);
+	return open_socket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE |
+				   RTMGRP_IPV6_ROUTE,
+			   out);
 }
 
 int netft_nl_fd(const struct netft_nl *nl)
@@ -65,6 +67,8 @@ struct parse_ctx {
 	netft_nl_addr_cb addr_cb;
 	netft_nl_neigh_cb neigh_cb;
 	void *ctx;
+	struct netft_nl_nexthop *nexthop; /* filled from a route lookup's answer */
+	int *routes_changed;              /* set by a route notification */
 };
 
 static int parse_link(const struct nlmsghdr *nlh, struct parse_ctx *p)
@@ -146,6 +150,31 @@ static int parse_neigh(const struct nlmsghdr *nlh, struct parse_ctx *p)
 	return MNL_CB_OK;
 }
 
+static int parse_route(const struct nlmsghdr *nlh, struct parse_ctx *p)
+{
+	if (p->routes_changed)
+		*p->routes_changed = 1;
+	if (!p->nexthop)
+		return MNL_CB_OK;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *attr;
+	p->nexthop->family = rtm->rtm_family;
+	mnl_attr_for_each(attr, nlh, sizeof(*rtm)) {
+		switch (mnl_attr_get_type(attr)) {
+		case RTA_OIF:
+			p->nexthop->oif = (int)mnl_attr_get_u32(attr);
+			break;
+		case RTA_GATEWAY:
+			if (mnl_attr_get_payload_len(attr) <= sizeof(p->nexthop->gateway)) {
+				memcpy(p->nexthop->gateway, mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr));
+				p->nexthop->has_gateway = 1;
+			}
+			break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
 static int dispatch(const struct nlmsghdr *nlh, void *data)
 {
 	struct parse_ctx *p = data;
@@ -159,6 +188,9 @@ static int dispatch(const struct nlmsghdr *nlh, void *data)
 	case RTM_NEWNEIGH:
 	case RTM_DELNEIGH:
 		return parse_neigh(nlh, p);
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+		return parse_route(nlh, p);
 	}
 	return MNL_CB_OK;
 }
@@ -253,6 +285,23 @@ int netft_nl_route_add(struct netft_nl *nl, int ifindex, int family, const uint8
 	return transact(nl, nlh, NULL);
 }
 
+int netft_nl_route_get(struct netft_nl *nl, int family, const uint8_t *dst, int oif, struct netft_nl_nexthop *out)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK; /* the answer, then the ACK ends the read */
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)family;
+	rtm->rtm_dst_len = (unsigned char)(family_len(family) * 8);
+	mnl_attr_put(nlh, RTA_DST, family_len(family), dst);
+	if (oif > 0)
+		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)oif);
+	memset(out, 0, sizeof(*out));
+	struct parse_ctx p = {.nexthop = out};
+	return transact(nl, nlh, &p);
+}
+
 int netft_nl_neigh_add(struct netft_nl *nl, int ifindex, int family, const uint8_t *addr, const uint8_t *mac, uint16_t state)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -306,10 +355,11 @@ int netft_nl_dump_neighbours(struct netft_nl *nl, int family, netft_nl_neigh_cb 
 }
 
 int netft_nl_read_events(struct netft_nl *nl, netft_nl_link_cb link_cb, netft_nl_addr_cb addr_cb,
-			 netft_nl_neigh_cb neigh_cb, void *ctx)
+			 netft_nl_neigh_cb neigh_cb, int *routes_changed, void *ctx)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct parse_ctx p = {.link_cb = link_cb, .addr_cb = addr_cb, .neigh_cb = neigh_cb, .ctx = ctx};
+	struct parse_ctx p = {
+		.link_cb = link_cb, .addr_cb = addr_cb, .neigh_cb = neigh_cb, .routes_changed = routes_changed, .ctx = ctx};
 	int handled = 0;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));

@@ -4,21 +4,45 @@ public struct ClusterConfig: Equatable, Sendable {
     public enum Role: String, Sendable { case cluster, none }
     public enum Profile: String, Sendable { case `default`, fast }
 
+    /// An address prefix: one IP subnet.
+    public struct Subnet: Equatable, Sendable, CustomStringConvertible {
+        public var address: IPAddress
+        public var prefixLength: Int
+        public init(_ address: IPAddress, prefixLength: Int) {
+            self.address = address
+            self.prefixLength = prefixLength
+        }
+        public func contains(_ a: IPAddress) -> Bool { a.isIPv4 == address.isIPv4 && a.sharesPrefix(address, length: prefixLength) }
+        public func overlaps(_ other: Subnet) -> Bool { contains(other.address) || other.contains(address) }
+        public var description: String { "\(address)/\(prefixLength)" }
+    }
+
+    /// One physical cluster network: one subnet, or several joined by routers
+    /// (a network stretched over sites). Routes between two of its subnets are
+    /// cross-subnet: they get the CrossSubnet heartbeat settings.
     public struct Network: Equatable, Sendable {
         public var name: String
-        public var subnet: IPAddress
-        public var prefixLength: Int
+        public var subnets: [Subnet]
         public var role: Role
         /// Lower is preferred (metric-like).
         public var priority: Int
-        public init(name: String, subnet: IPAddress, prefixLength: Int, role: Role = .cluster, priority: Int) {
+        public init(name: String, subnets: [Subnet], role: Role = .cluster, priority: Int) {
+            precondition(!subnets.isEmpty, "a network has at least one subnet")
             self.name = name
-            self.subnet = subnet
-            self.prefixLength = prefixLength
+            self.subnets = subnets
             self.role = role
             self.priority = priority
         }
-        public func contains(_ address: IPAddress) -> Bool { address.sharesPrefix(subnet, length: prefixLength) }
+        public init(name: String, subnet: IPAddress, prefixLength: Int, role: Role = .cluster, priority: Int) {
+            self.init(name: name, subnets: [Subnet(subnet, prefixLength: prefixLength)], role: role, priority: priority)
+        }
+        /// The first subnet (the only one of a flat network).
+        public var subnet: IPAddress { subnets[0].address }
+        public var prefixLength: Int { subnets[0].prefixLength }
+        public func contains(_ address: IPAddress) -> Bool { subnets.contains { $0.contains(address) } }
+        public func subnet(containing address: IPAddress) -> Subnet? { subnets.first { $0.contains(address) } }
+        /// "name (a/p, b/p)" for messages.
+        public var label: String { "\(name) (\(subnets.map(\.description).joined(separator: ", ")))" }
     }
 
     public struct Node: Equatable, Sendable {
@@ -37,13 +61,14 @@ public struct ClusterConfig: Equatable, Sendable {
         public var sameSubnet = HeartbeatSettings.windowsDefault
         public var crossSubnet = HeartbeatSettings.windowsDefault
         public var fast = HeartbeatSettings.fast
+        public var fastCrossSubnet = HeartbeatSettings.fastCrossSubnet
         public var historyLength = 10
         public var upAfter = 1
         public init() {}
 
         /// The settings a route gets.
         public func settings(crossSubnet cross: Bool) -> HeartbeatSettings {
-            var s = profile == .fast ? fast : (cross ? crossSubnet : sameSubnet)
+            var s = profile == .fast ? (cross ? fastCrossSubnet : fast) : (cross ? crossSubnet : sameSubnet)
             s.historyLength = profile == .fast ? max(historyLength, s.historyLength) : historyLength
             if profile != .fast { s.upAfter = upAfter }
             return s

@@ -29,6 +29,9 @@ public struct HeartbeatSettings: Equatable, Hashable, Sendable {
     /// netft's fast profile: 25 ms x 4 detects a dead path in 100-125 ms; two
     /// good replies before Up.
     public static let fast = HeartbeatSettings(delay: 25, threshold: 4, upAfter: 2, historyLength: 40)
+    /// The fast profile on a routed (cross-subnet) path: twice the delay, as a
+    /// router in the path adds jitter that a 25 ms probe would count as loss.
+    public static let fastCrossSubnet = HeartbeatSettings(delay: 50, threshold: 4, upAfter: 2, historyLength: 40)
 
     /// The documented limits of each setting.
     public enum Setting: String, CaseIterable, Sendable {
@@ -38,6 +41,8 @@ public struct HeartbeatSettings: Equatable, Hashable, Sendable {
         case crossSubnetThreshold = "CrossSubnetThreshold"
         case fastDelay = "FastDelay"
         case fastThreshold = "FastThreshold"
+        case fastCrossSubnetDelay = "FastCrossSubnetDelay"
+        case fastCrossSubnetThreshold = "FastCrossSubnetThreshold"
         case routeHistoryLength = "RouteHistoryLength"
         case upAfter = "UpAfter"
 
@@ -46,8 +51,8 @@ public struct HeartbeatSettings: Equatable, Hashable, Sendable {
             case .sameSubnetDelay: 250...2000
             case .crossSubnetDelay: 250...4000
             case .sameSubnetThreshold, .crossSubnetThreshold: 3...120
-            case .fastDelay: 10...249
-            case .fastThreshold: 2...120
+            case .fastDelay, .fastCrossSubnetDelay: 10...249
+            case .fastThreshold, .fastCrossSubnetThreshold: 2...120
             case .routeHistoryLength: 1...1000
             case .upAfter: 1...100
             }
@@ -55,7 +60,7 @@ public struct HeartbeatSettings: Equatable, Hashable, Sendable {
 
         public var unit: String {
             switch self {
-            case .sameSubnetDelay, .crossSubnetDelay, .fastDelay: " ms"
+            case .sameSubnetDelay, .crossSubnetDelay, .fastDelay, .fastCrossSubnetDelay: " ms"
             default: ""
             }
         }

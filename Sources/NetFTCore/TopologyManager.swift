@@ -1,6 +1,7 @@
 /// Builds this node's routes from the configuration and the interfaces the
 /// interface manager found: one route for every (local interface, peer
-/// address) pair on the same cluster network, and, with
+/// address) pair on the same cluster network (cross-subnet when the network
+/// has several subnets and the two are in different ones), and, with
 /// PlumbAllCrossSubnetRoutes, for every other pair too. Pure.
 public enum TopologyManager {
     /// A local interface address the interface manager found.
@@ -45,16 +46,18 @@ public enum TopologyManager {
                 let localNetwork = config.network(containing: local.address)!
                 for remote in peer.addresses {
                     guard let remoteNetwork = config.network(containing: remote), remoteNetwork.role == .cluster else { continue }
-                    let cross = remoteNetwork.name != localNetwork.name
-                    if cross && !config.plumbAllCrossSubnetRoutes { continue }
+                    let sameNetwork = remoteNetwork.name == localNetwork.name
+                    if !sameNetwork && !config.plumbAllCrossSubnetRoutes { continue }
                     if local.address.isIPv4 != remote.isIPv4 { continue }
+                    // Routed: another network, or another subnet of this one.
+                    let cross = !sameNetwork || localNetwork.subnet(containing: local.address) != remoteNetwork.subnet(containing: remote)
                     plan.routes.append(Route(
                         id: Route.id(between: local.address, and: remote), peer: peer.id, peerName: peer.name,
                         network: localNetwork.name, localInterface: local.name,
                         realLocal: Endpoint(local.address, port: config.port), realRemote: Endpoint(remote, port: config.port),
                         virtualLocal: Endpoint(virtualLocal4, port: config.port),
                         virtualRemote: Endpoint(VirtualAddresses.ipv4(cluster: config.cluster, node: peer.id), port: config.port),
-                        priority: cross ? max(localNetwork.priority, remoteNetwork.priority) + 1000 : localNetwork.priority,
+                        priority: sameNetwork ? localNetwork.priority : max(localNetwork.priority, remoteNetwork.priority) + 1000,
                         crossSubnet: cross, heartbeat: config.heartbeat.settings(crossSubnet: cross)))
                 }
             }

@@ -177,6 +177,8 @@ struct Reader {
                 case .crossSubnetThreshold: hb.crossSubnet.threshold = v
                 case .fastDelay: hb.fast.delay = Milliseconds(UInt64(v))
                 case .fastThreshold: hb.fast.threshold = v
+                case .fastCrossSubnetDelay: hb.fastCrossSubnet.delay = Milliseconds(UInt64(v))
+                case .fastCrossSubnetThreshold: hb.fastCrossSubnet.threshold = v
                 case .routeHistoryLength: hb.historyLength = v
                 case .upAfter: hb.upAfter = v
                 }
@@ -188,14 +190,22 @@ struct Reader {
     }
 
     func networks(_ node: Node) throws(ConfigError) -> [ClusterConfig.Network] {
+        typealias Subnet = ClusterConfig.Subnet
         var out: [ClusterConfig.Network] = []
         var lines: [String: Int] = [:]
         for item in try list(node, "networks") {
-            var name: String?, subnet: (IPAddress, Int)?, role = ClusterConfig.Role.cluster, priority: Int?
-            for (key, _, value) in try mapping(item, "a network", allowed: ["name", "subnet", "role", "priority"]) {
+            var name: String?, subnets: [(Subnet, Node)] = [], role = ClusterConfig.Role.cluster, priority: Int?
+            let entries = try mapping(item, "a network", allowed: ["name", "subnet", "subnets", "role", "priority"])
+            if entries.contains(where: { $0.0 == "subnet" }), let both = entries.first(where: { $0.0 == "subnets" }) {
+                throw fail(both.1, "a network has 'subnet' (one) or 'subnets' (a list of routed subnets), not both")
+            }
+            for (key, _, value) in entries {
                 switch key {
                 case "name": name = try string(value, "network name")
-                case "subnet": subnet = try self.subnet(value)
+                case "subnet": subnets = [(try self.subnet(value), value)]
+                case "subnets":
+                    for s in try list(value, "subnets") { subnets.append((try self.subnet(s), s)) }
+                    if subnets.isEmpty { throw fail(value, "'subnets' lists no subnet") }
                 case "role":
                     let text = try string(value, "role")
                     guard let r = ClusterConfig.Role(rawValue: text) else { throw fail(value, "role '\(text)' is not one of cluster, none") }
@@ -205,12 +215,17 @@ struct Reader {
                 }
             }
             guard let name else { throw fail(item, "a network needs a 'name'") }
-            guard let subnet else { throw fail(item, "network \(name) needs a 'subnet' (for example 198.18.1.0/24)") }
+            guard !subnets.isEmpty else { throw fail(item, "network \(name) needs a 'subnet' (for example 198.18.1.0/24) or 'subnets' (a list)") }
             if let first = lines[name] { throw fail(item, "network name '\(name)' is already used on line \(first)") }
-            let network = ClusterConfig.Network(name: name, subnet: subnet.0, prefixLength: subnet.1, role: role, priority: priority ?? (out.count + 1) * 100)
-            if let overlap = out.first(where: { $0.contains(network.subnet) || network.contains($0.subnet) }) {
-                throw fail(item, "network \(name) (\(network.subnet)/\(network.prefixLength)) overlaps network \(overlap.name) (\(overlap.subnet)/\(overlap.prefixLength))")
+            for (i, (subnet, at)) in subnets.enumerated() {
+                if let twin = subnets[..<i].first(where: { $0.0.overlaps(subnet) }) {
+                    throw fail(at, "subnet \(subnet) of network \(name) overlaps its subnet \(twin.0)")
+                }
+                if let overlap = out.first(where: { $0.subnets.contains { $0.overlaps(subnet) } }) {
+                    throw fail(at, "network \(name) (\(subnet)) overlaps network \(overlap.label)")
+                }
             }
+            let network = ClusterConfig.Network(name: name, subnets: subnets.map(\.0), role: role, priority: priority ?? (out.count + 1) * 100)
             lines[name] = item.mark?.line ?? 0
             out.append(network)
         }
@@ -218,15 +233,14 @@ struct Reader {
         return out
     }
 
-    func subnet(_ node: Node) throws(ConfigError) -> (IPAddress, Int) {
+    func subnet(_ node: Node) throws(ConfigError) -> ClusterConfig.Subnet {
         let text = try string(node, "subnet")
         let parts = text.split(separator: "/")
         guard parts.count == 2, let address = IPAddress(String(parts[0])), let prefix = Int(parts[1]),
             prefix >= 1, prefix <= (address.isIPv4 ? 32 : 128)
         else { throw fail(node, "subnet '\(text)' is not an address/prefix such as 198.18.1.0/24") }
-        return (address, prefix)
+        return ClusterConfig.Subnet(address, prefixLength: prefix)
     }
-
     func nodes(_ node: Node, networks: [ClusterConfig.Network]) throws(ConfigError) -> [ClusterConfig.Node] {
         var out: [ClusterConfig.Node] = []
         for item in try list(node, "nodes") {

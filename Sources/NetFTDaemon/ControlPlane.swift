@@ -40,6 +40,9 @@ final class ControlPlane: @unchecked Sendable {
     /// failed kernel entry does not erase it (a peer's MAC does not change
     /// because our link went down); only a new MAC replaces it.
     private var known: [IPAddress: (index: Int32, mac: [UInt8])] = [:]
+    /// Peers' addresses behind a router, with the gateway the kernel sends
+    /// them to: the fast path writes the gateway's MAC for them.
+    private var gateways: [IPAddress: (gateway: IPAddress, index: Int32)] = [:]
     /// What the datapath was last given.
     private var neighbours: [IPAddress: UInt64] = [:]
     private var thread: Thread?
@@ -71,7 +74,8 @@ final class ControlPlane: @unchecked Sendable {
         }
         for link in links { linkUsable[link.name] = interfaces.isUsable(interface: link.name, address: link.address) }
         for n in interfaces.neighbours(on: links) { known[n.address] = (n.interfaceIndex, n.mac!) }
-        neighbours = known.mapValues { XDPPort.mac($0.mac) }
+        lookUpGateways()
+        neighbours = nextHopMACs()
     }
 
     deinit { if parent >= 0 { close(parent) } }
@@ -169,10 +173,45 @@ final class ControlPlane: @unchecked Sendable {
         for n in seen where indexes.contains(n.interfaceIndex) {
             if let mac = n.mac { known[n.address] = (n.interfaceIndex, mac) }
         }
-        let table = known.mapValues { XDPPort.mac($0.mac) }
+        if changes.routes || changes.resynced || !changes.interfaces.isEmpty { lookUpGateways() }
+        publishNextHops()
+    }
+
+    /// Hands the datapath the next-hop MAC of every address it may send to, if it changed.
+    private func publishNextHops() {
+        let table = nextHopMACs()
         if table != neighbours {
             neighbours = table
             datapath.post(.neighbours(table))
+        }
+    }
+
+    /// Every neighbour's MAC, and for a peer behind a router its gateway's.
+    private func nextHopMACs() -> [IPAddress: UInt64] {
+        var table = known.mapValues { XDPPort.mac($0.mac) }
+        for (remote, hop) in gateways {
+            if let entry = known[hop.gateway], entry.index == hop.index { table[remote] = XDPPort.mac(entry.mac) } else { table[remote] = nil }
+        }
+        return table
+    }
+
+    /// Asks the kernel's routing table where each peer address goes out of
+    /// the link of its network (routed networks: a gateway).
+    private func lookUpGateways() {
+        var found: [IPAddress: (gateway: IPAddress, index: Int32)] = [:]
+        for peer in runningConfig.nodes where peer.id != me.id {
+            for remote in peer.addresses {
+                guard let network = runningConfig.network(containing: remote),
+                    let link = links.first(where: { network.contains($0.address) }),
+                    let gateway = interfaces.gateway(to: remote, index: link.index)
+                else { continue }
+                found[remote] = (gateway, link.index)
+            }
+        }
+        let before = gateways.mapValues(\.gateway)
+        gateways = found
+        for (remote, hop) in found where before[remote] != hop.gateway {
+            log.info("[IM] \(remote) is behind router \(hop.gateway): the fast path sends to its MAC")
         }
     }
 
@@ -220,6 +259,8 @@ final class ControlPlane: @unchecked Sendable {
         }
         runningConfig = plan.config
         datapath.post(.reload(plan, reply: reply))
+        lookUpGateways()
+        publishNextHops()
         // The key file is read again too: a new key starts a rotation (the
         // datapath ignores the key it already runs).
         guard fresh.security != .none, let keyPath = fresh.keyFile else { return }

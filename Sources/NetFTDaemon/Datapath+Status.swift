@@ -21,7 +21,7 @@ extension Datapath {
                     diagnosis: s.diagnosis?.description, reason: s.diagnosis?.code,
                     rtt_ms: Double(rtt.smoothed) / 1e6, rtt_min_ms: rtt.samples > 0 ? Double(rtt.minimum) / 1e6 : 0,
                     rtt_max_ms: Double(rtt.maximum) / 1e6, loss: s.monitor.history.lossRate,
-                    delay_ms: r.heartbeat.delay.value, threshold: r.heartbeat.threshold, priority: r.priority,
+                    cross_subnet: r.crossSubnet, delay_ms: r.heartbeat.delay.value, threshold: r.heartbeat.threshold, priority: r.priority,
                     frames_sent: s.counters.framesSent, frames_received: s.counters.framesReceived,
                     bytes_sent: s.counters.bytesSent, bytes_received: s.counters.bytesReceived))
             }

@@ -51,12 +51,21 @@ final class InterfaceManager {
         try netlink.addNeighbour(address, mac: mac, index: index)
     }
 
+    /// The gateway the kernel sends `address` to out of interface `index`, nil
+    /// when the address is on that link (or the lookup chose another interface).
+    func gateway(to address: IPAddress, index: Int32) -> IPAddress? {
+        guard let hop = try? netlink.nextHop(to: address, index: index), hop.interfaceIndex == index else { return nil }
+        return hop.gateway
+    }
+
     struct Changes {
         /// Interfaces whose state or addresses changed.
         var interfaces: Set<String> = []
         /// Interfaces whose MAC changed, with the new one.
         var macs: [String: [UInt8]] = [:]
         var neighbours: [Netlink.Neighbour] = []
+        /// The routing table changed: next hops may have moved.
+        var routes = false
         /// Notifications were lost (the socket overflowed): state was read whole again.
         var resynced = false
     }
@@ -87,6 +96,8 @@ final class InterfaceManager {
                 if let name = links[address.interfaceIndex]?.name { changes.interfaces.insert(name) }
             case .neighbour(let neighbour):
                 changes.neighbours.append(neighbour)
+            case .routes:
+                changes.routes = true
             }
         }
         return changes

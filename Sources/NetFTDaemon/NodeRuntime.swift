@@ -112,7 +112,7 @@ public final class NodeRuntime {
         let toControl = control.mailbox
         var engine = NodeEngine(table: table, security: config.security, key: theKey)
         engine.identity = Hello(nodeName: me.name, addresses: links.map { link in
-            let prefix = config.networks.first { $0.contains(link.address) }?.prefixLength ?? (link.address.isIPv4 ? 32 : 128)
+            let prefix = config.network(containing: link.address)?.subnet(containing: link.address)?.prefixLength ?? (link.address.isIPv4 ? 32 : 128)
             return Hello.Address(link.address, prefixLength: UInt8(prefix))
         })
         datapath = Datapath(

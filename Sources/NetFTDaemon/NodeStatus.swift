@@ -20,6 +20,8 @@ struct NodeStatus: Codable, Sendable {
         var rtt_min_ms: Double
         var rtt_max_ms: Double
         var loss: Double
+        /// Routed (another subnet): the CrossSubnet heartbeat settings apply.
+        var cross_subnet: Bool
         var delay_ms: UInt64
         var threshold: Int
         var priority: Int

@@ -32,6 +32,13 @@ public final class Netlink {
         public var state: UInt16
     }
 
+    /// Where the kernel sends a packet for an address: out of an interface,
+    /// to a gateway when the address is not on that link.
+    public struct NextHop: Equatable, Sendable {
+        public var interfaceIndex: Int32
+        public var gateway: IPAddress?
+    }
+
     private let handle: OpaquePointer
     public let isMonitor: Bool
 
@@ -76,6 +83,14 @@ public final class Netlink {
         try check("add neighbour \(address) on interface \(index)", result)
     }
 
+    /// The kernel's route lookup for `destination` (out of interface `index` if given).
+    public func nextHop(to destination: IPAddress, index: Int32? = nil) throws(SystemError) -> NextHop {
+        let (family, bytes) = Netlink.raw(destination)
+        var out = netft_nl_nexthop()
+        try check("look up the route to \(destination)", netft_nl_route_get(handle, family, bytes, index ?? 0, &out))
+        return NextHop(interfaceIndex: out.oif, gateway: out.has_gateway != 0 ? Netlink.ip(family: out.family, out.gateway) : nil)
+    }
+
     public func links() throws(SystemError) -> [Link] {
         let box = Collector<Link>()
         let ctx = Unmanaged.passUnretained(box).toOpaque()
@@ -116,20 +131,23 @@ public final class Netlink {
         case address(Address, removed: Bool)
         /// A neighbour entry changed; `mac` nil when it has none usable (or was deleted).
         case neighbour(Neighbour)
+        /// The routing table changed (look next hops up again).
+        case routes
     }
 
     /// Reads every pending change from a monitor socket (non-blocking).
     public func pendingChanges() throws(SystemError) -> [Change] {
         let box = Collector<Change>()
         let ctx = Unmanaged.passUnretained(box).toOpaque()
+        var routesChanged: Int32 = 0
         try check("read rtnetlink notifications", netft_nl_read_events(handle, { raw, deleted, ctx in
             Unmanaged<Collector<Change>>.fromOpaque(ctx!).takeUnretainedValue().items.append(.link(Netlink.link(raw!.pointee), removed: deleted != 0))
         }, { raw, deleted, ctx in
             Unmanaged<Collector<Change>>.fromOpaque(ctx!).takeUnretainedValue().items.append(.address(Netlink.address(raw!.pointee), removed: deleted != 0))
         }, { raw, ctx in
             Unmanaged<Collector<Change>>.fromOpaque(ctx!).takeUnretainedValue().items.append(.neighbour(Netlink.neighbour(raw!.pointee)))
-        }, ctx))
-        return box.items
+        }, &routesChanged, ctx))
+        return box.items + (routesChanged != 0 ? [.routes] : [])
     }
 
     private final class Collector<T> { var items: [T] = [] }

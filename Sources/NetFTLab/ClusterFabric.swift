@@ -19,6 +19,8 @@ public final class ClusterFabric {
         public var security = SecurityLevel.sign
         /// The physical networks' address family.
         public var underlay = Underlay.ipv4
+        /// One segment per network, or two subnets joined by a router.
+        public var topology = Topology.flat
         /// lossless_failover in the generated configuration.
         public var losslessFailover = true
         /// A library to LD_PRELOAD into every daemon (the bench's malloc counter).
@@ -63,7 +65,12 @@ public final class ClusterFabric {
     public let workDirectory: String
     public let cluster: String
     public private(set) var nodes: [Node] = []
-    public private(set) var switches: [String] = []
+    /// The switch (bridge namespace) of each network; routed: of its first subnet, where node1 is.
+    public internal(set) var switches: [String] = []
+    /// Routed: the switch of each network's second subnet.
+    public internal(set) var farSwitches: [String] = []
+    /// Routed: the router namespace joining each network's two subnets.
+    public internal(set) var routers: [String] = []
     public let configPath: String
     public let pinRoot: String
     /// Logs of this fabric: kept after teardown when `spec.logRoot` is set.
@@ -103,13 +110,29 @@ public final class ClusterFabric {
 
         /// Network `k`'s subnet as the configuration writes it.
         public func subnet(network k: Int) -> String { "\(address(network: k, host: 0))/\(prefixLength)" }
+
+        /// A routed network splits its subnet in two halves, one bit longer.
+        public var halfPrefixLength: Int { prefixLength + 1 }
+
+        /// Host `host` of half `half` (0 or 1) of routed network `k`.
+        public func address(network k: Int, half: Int, host: Int) -> IPAddress {
+            switch self {
+            case .ipv4: .v4(0xC612_0000 | UInt32(k + 1) << 8 | UInt32(half * 128 + host))
+            case .ipv6: .v6(0x2001_0DB8_0000_0000 | UInt64(k + 1), UInt64(half) << 63 | UInt64(host))
+            }
+        }
+
+        /// Half `half` of routed network `k`, as the configuration writes it.
+        public func subnet(network k: Int, half: Int) -> String { "\(address(network: k, half: half, host: 0))/\(halfPrefixLength)" }
     }
 
     /// Node i's address on network `k` of an IPv4 lab.
     public static func address(network k: Int, node i: Int) -> IPAddress { Underlay.ipv4.address(network: k, host: i + 1) }
 
-    /// Node i's address on network `k` of this lab.
-    public func address(network k: Int, node i: Int) -> IPAddress { spec.underlay.address(network: k, host: i + 1) }
+    /// Node i's address on network `k` of this lab (routed: in the subnet of its half).
+    public func address(network k: Int, node i: Int) -> IPAddress {
+        spec.underlay.address(network: k, half: half(ofNode: i), host: i + 1)
+    }
 
     public init(spec: Spec, binary: String, tag: String = "lab") throws {
         self.spec = spec
@@ -155,6 +178,7 @@ public final class ClusterFabric {
                 try Shell.run(["ip", "netns", "exec", sw, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-\(family)=0"], allowFailure: true)
             }
         }
+        if spec.topology == .routed { try buildRouters() }
         for i in 0..<spec.nodes { nodes.append(try makeNode(i)) }
     }
 
@@ -175,11 +199,13 @@ public final class ClusterFabric {
                 let ifname = "eth\(k)"
                 let port = "n\(i + 1)"
                 let q = ["numtxqueues", "\(spec.queues)", "numrxqueues", "\(spec.queues)"]
-                try Shell.run(["ip", "-n", ns, "link", "add", ifname, "mtu", "\(spec.mtu)"] + q + ["type", "veth", "peer", "name", port, "mtu", "\(spec.mtu)"] + q + ["netns", switches[k]])
-                try Shell.run(["ip", "-n", switches[k], "link", "set", port, "master", "br0", "up"])
+                let sw = switchNamespace(network: k, node: i)
+                try Shell.run(["ip", "-n", ns, "link", "add", ifname, "mtu", "\(spec.mtu)"] + q + ["type", "veth", "peer", "name", port, "mtu", "\(spec.mtu)"] + q + ["netns", sw])
+                try Shell.run(["ip", "-n", sw, "link", "set", port, "master", "br0", "up"])
                 let address = address(network: k, node: i)
                 try addAddress(address, in: ns, device: ifname)
                 try Shell.run(["ip", "-n", ns, "link", "set", ifname, "up"])
+                if spec.topology == .routed { try routeOtherHalf(network: k, node: i, namespace: ns, device: ifname) }
                 interfaces.append((ifname, address))
             }
             return Node(
@@ -232,7 +258,10 @@ public final class ClusterFabric {
 
             """
         for k in 0..<spec.networks {
-            text += "  - {name: net\(k + 1), subnet: \"\(spec.underlay.subnet(network: k))\", priority: \(networkPriorities[k] ?? (k + 1) * 100)}\n"
+            let subnets = spec.topology == .routed
+                ? "subnets: [\"\(spec.underlay.subnet(network: k, half: 0))\", \"\(spec.underlay.subnet(network: k, half: 1))\"]"
+                : "subnet: \"\(spec.underlay.subnet(network: k))\""
+            text += "  - {name: net\(k + 1), \(subnets), priority: \(networkPriorities[k] ?? (k + 1) * 100)}\n"
         }
         text += "nodes:\n"
         for node in nodes {
@@ -244,9 +273,10 @@ public final class ClusterFabric {
 
     /// An IPv6 address skips duplicate address detection: nothing else is on
     /// the lab's switches, and a tentative address cannot be bound for a second.
-    private func addAddress(_ address: IPAddress, in namespace: String, device: String) throws {
+    func addAddress(_ address: IPAddress, in namespace: String, device: String) throws {
         let v6 = spec.underlay == .ipv6
-        try Shell.run(["ip", "-n", namespace, "addr", "add", "\(address)/\(spec.underlay.prefixLength)", "dev", device] + (v6 ? ["nodad"] : []))
+        let prefix = spec.topology == .routed ? spec.underlay.halfPrefixLength : spec.underlay.prefixLength
+        try Shell.run(["ip", "-n", namespace, "addr", "add", "\(address)/\(prefix)", "dev", device] + (v6 ? ["nodad"] : []))
     }
 
     public func node(_ name: String) -> Node { nodes.first { $0.name == name }! }
@@ -376,7 +406,7 @@ public final class ClusterFabric {
         for t in 0..<spec.queues {
             script += "echo \(t == queue ? all : "0") > /sys/class/net/\(port)/queues/tx-\(t)/xps_cpus; "
         }
-        try Shell.run(["ip", "netns", "exec", switches[k], "sh", "-c", script])
+        try Shell.run(["ip", "netns", "exec", switchNamespace(network: k, node: i), "sh", "-c", script])
     }
 
     /// A silent cut: the switch of network `k` drops everything `name` sends or
@@ -394,16 +424,24 @@ public final class ClusterFabric {
             """
         let path = "\(workDirectory)/cut-\(k).nft"
         try rules.write(toFile: path, atomically: true, encoding: .utf8)
-        try Shell.run(["ip", "netns", "exec", switches[k], "nft", "-f", path])
+        try Shell.run(["ip", "netns", "exec", switchNamespace(network: k, node: name), "nft", "-f", path])
     }
 
-    /// Ends a silent cut on network `k`.
+    /// Ends a silent cut on network `k` (on whichever of its switches holds one).
     public func restoreCut(network k: Int) throws {
-        try Shell.run(["ip", "netns", "exec", switches[k], "nft", "delete", "table", "bridge", "netft_cut"])
+        var removed = false
+        for sw in [switches[k]] + (farSwitches.indices.contains(k) ? [farSwitches[k]] : []) {
+            if (try? Shell.run(["ip", "netns", "exec", sw, "nft", "delete", "table", "bridge", "netft_cut"])) != nil { removed = true }
+        }
+        if !removed { throw LabError("no silent cut on net\(k + 1)") }
     }
 
     public func setLink(_ name: String, network k: Int, up: Bool) throws {
-        try Shell.run(["ip", "-n", node(name).namespace, "link", "set", "eth\(k)", up ? "up" : "down"])
+        let node = node(name)
+        try Shell.run(["ip", "-n", node.namespace, "link", "set", "eth\(k)", up ? "up" : "down"])
+        // The kernel dropped the route through the router with the link; a
+        // server's network manager puts it back when the link returns.
+        if up && spec.topology == .routed { try routeOtherHalf(network: k, node: Int(node.id) - 1, namespace: node.namespace, device: "eth\(k)") }
     }
 
     // MARK: Keeping a lab
@@ -446,7 +484,7 @@ public final class ClusterFabric {
                     name: n.name, namespace: n.namespace, virtual_ipv4: "\(n.virtualIPv4)", virtual_ipv6: "\(n.virtualIPv6)",
                     interfaces: n.interfaces.map { ["name": $0.name, "address": "\($0.address)"] }, control_socket: n.controlPath,
                     log: n.logPath, pid: daemons[n.name]?.processIdentifier)
-            }, switches: switches, work_directory: workDirectory, logs: logDirectory, pin_root: pinRoot, config: configPath)
+            }, switches: switches + farSwitches + routers, work_directory: workDirectory, logs: logDirectory, pin_root: pinRoot, config: configPath)
     }
 
     private var recordPath: String? { spec.recordDirectory.map { "\($0)/\(tag).json" } }
@@ -588,7 +626,9 @@ public final class ClusterFabric {
         for name in Array(daemons.keys) { stop(name) }
         // Whatever else runs inside (corosync, a test's helpers) goes with the fabric.
         Self.stop(Set((nodes.map(\.namespace) + extraNamespaces).flatMap(Self.processes(in:))))
-        for ns in nodes.map(\.namespace) + extraNamespaces + switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
+        for ns in nodes.map(\.namespace) + extraNamespaces + switches + farSwitches + routers {
+            try? Shell.run(["ip", "netns", "del", ns], allowFailure: true)
+        }
         // Pins of daemons that could not clean up (killed) go with the run.
         Self.removeTree(pinRoot)
         rmdir(XDPClassifier.defaultPinRoot)

@@ -21,7 +21,8 @@ public final class LabRunner {
         self.progress = progress
         var config = ClusterConfig.Heartbeat()
         config.profile = spec.profile
-        heartbeat = config.settings(crossSubnet: false)
+        // The scenarios watch node1 and node2, which a routed lab puts in different subnets.
+        heartbeat = config.settings(crossSubnet: spec.topology == .routed)
         progress("building \(spec.nodes) nodes x \(spec.networks) networks")
         fabric = try ClusterFabric(spec: spec, binary: binary, tag: "lab")
     }
@@ -105,6 +106,7 @@ public final class LabRunner {
             case .flapping: result = try flapping()
             case .totalLoss: result = try totalLoss()
             case .restart: result = try restart()
+            case .routerFailure: result = try routerFailure()
             }
             // Every scenario leaves the fabric as it found it: all routes up and
             // traffic back on the preferred network (after the hold-down).
@@ -300,6 +302,51 @@ public final class LabRunner {
             name: LabScenario.totalLoss.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: recover, lost_packets: nil,
             diagnosis: "node2: node1 unreachable (\(diagnosis))",
             expectation: "unreachable within Delay x Threshold (+1 Delay), reachable again when one network returns", failures: failures)
+    }
+
+    /// The router of net1 drops everything it forwards (nftables in its
+    /// namespace): the routes across it go down on both sides, the routes
+    /// inside one subnet of net1 stay up, and node1's stream moves to net2
+    /// losing nothing.
+    func routerFailure() throws -> ScenarioResult {
+        guard let router = fabric.routers.first else { throw LabError("router-failure needs --topology routed") }
+        let s = try stream()
+        defer { s.stop() }
+        var failures: [String] = []
+        let t0 = s.now
+        let faultAt = Date()
+        try nft(router, """
+            table inet netft_lab {
+              chain forward { type filter hook forward priority 0; policy drop; }
+            }
+            """)
+        defer {
+            hold(since: faultAt)
+            try? Shell.run(["ip", "netns", "exec", router, "nft", "delete", "table", "inet", "netft_lab"])
+        }
+        // node3 shares node1's subnet: its route on net1 must never notice.
+        let neighbour = fabric.nodes.count > 2 ? "node3" : nil
+        var neighbourDown = false
+        let detect = measure(seconds: 10) {
+            if let neighbour, route("node1", peer: neighbour, network: 0)?["state"] as? String != "up" { neighbourDown = true }
+            return route("node1", peer: "node2", network: 0)?["state"] as? String == "down" && route("node2", peer: "node1", network: 0)?["state"] as? String == "down"
+        }
+        let diagnosis = route("node1", peer: "node2", network: 0)?["reason"] as? String ?? "?"
+        _ = s.waitForFlow(after: s.now, seconds: 3)
+        usleep(300_000)
+        if let neighbour, route("node1", peer: neighbour, network: 0)?["state"] as? String != "up" { neighbourDown = true }
+        let w = s.window(from: t0, to: s.now - 0.2)
+        if detect == nil { failures.append("the route across net1's router was not marked down on both sides") }
+        if neighbourDown { failures.append("node1's route to \(neighbour!) on net1, inside one subnet, went down with the router") }
+        if w.lost > 0 { failures.append("\(w.lost) datagrams lost: lossless failover must resend what the router swallowed") }
+        if diagnosis == "local_link_down" || diagnosis == "remote_link_down" { failures.append("a router failure (links up) reported as \(diagnosis)") }
+        if !reachable("node1", "node2") { failures.append("node2 became unreachable from node1") }
+        if route("node1", peer: "node2", network: 0)?["cross_subnet"] as? Bool != true { failures.append("node1's route to node2 on net1 is not marked cross-subnet") }
+        return ScenarioResult(
+            name: LabScenario.routerFailure.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: Int(w.longestGap * 1000),
+            lost_packets: w.lost, diagnosis: "node1: \(diagnosis)" + (neighbour.map { "; node1 -> \($0) on net1 stayed up" } ?? ""),
+            expectation: "the routes across the router down on both sides, routes inside a subnet untouched, traffic on net2, nothing lost",
+            failures: failures)
     }
 
     func restart() throws -> ScenarioResult {

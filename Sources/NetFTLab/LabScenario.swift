@@ -15,6 +15,15 @@ public enum LabScenario: String, CaseIterable, Sendable {
     case totalLoss = "total-loss"
     /// One node's daemon restarted during traffic.
     case restart
+    /// Routed topology: the router of the active network stops forwarding (a
+    /// firewall on it), its links stay up.
+    case routerFailure = "router-failure"
+
+    /// Whether the scenario can run on `topology` (a router fails only where there is one).
+    public func applies(to topology: ClusterFabric.Topology) -> Bool { self != .routerFailure || topology == .routed }
+
+    /// The scenarios `netft lab` runs on `topology` when none is named.
+    public static func all(on topology: ClusterFabric.Topology) -> [LabScenario] { allCases.filter { $0.applies(to: topology) } }
 
     public var summary: String {
         switch self {
@@ -26,6 +35,7 @@ public enum LabScenario: String, CaseIterable, Sendable {
         case .flapping: "node1's net1 link down/up every 300 ms for 3 s"
         case .totalLoss: "node1 loses every network, then net2 returns"
         case .restart: "node1's daemon restarted during traffic"
+        case .routerFailure: "net1's router (between node1's and node2's subnets) drops everything it forwards, links up"
         }
     }
 }
@@ -57,6 +67,8 @@ public struct LabReport: Codable, Sendable {
     public var dataplane: String
     /// The physical networks' address family: ipv4 or ipv6.
     public var underlay: String
+    /// flat (a subnet per network) or routed (two subnets per network joined by a router).
+    public var topology: String
     /// Routes in the fabric, and how long after the first daemon started all were up.
     public var routes: Int
     public var converge_ms: Int?
@@ -66,10 +78,11 @@ public struct LabReport: Codable, Sendable {
     public var scenarios: [ScenarioResult]
 
     public init(
-        passed: Bool, nodes: Int, networks: Int, profile: String, dataplane: String, underlay: String = "ipv4", routes: Int = 0, converge_ms: Int? = nil,
-        reachability: [String], stack: String? = nil, scenarios: [ScenarioResult]
+        passed: Bool, nodes: Int, networks: Int, profile: String, dataplane: String, underlay: String = "ipv4", topology: String = "flat", routes: Int = 0,
+        converge_ms: Int? = nil, reachability: [String], stack: String? = nil, scenarios: [ScenarioResult]
     ) {
         self.underlay = underlay
+        self.topology = topology
         self.routes = routes
         self.converge_ms = converge_ms
         self.stack = stack

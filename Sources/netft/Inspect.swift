@@ -54,11 +54,13 @@ struct Routes: ParsableCommand {
         let routes = s["routes"] as? [[String: Any]] ?? []
         if options.json { return print(String(decoding: try JSONSerialization.data(withJSONObject: routes, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)) }
         Table.print(
-            ["PEER", "NETWORK", "LOCAL", "REMOTE", "STATE", "ACTIVE", "RTT ms", "LOSS", "TX", "RX", "REASON"],
+            ["PEER", "NETWORK", "LOCAL", "REMOTE", "STATE", "ACTIVE", "HEARTBEAT", "RTT ms", "LOSS", "TX", "RX", "REASON"],
             routes.map { r in
                 [
                     "\(r["peer"] ?? "")", "\(r["network"] ?? "")", "\(r["real_local"] ?? "")", "\(r["real_remote"] ?? "")",
                     "\(r["state"] ?? "")", (r["active"] as? Bool ?? false) ? "*" : "",
+                    // Delay x Threshold, and whether the cross-subnet (routed) settings apply.
+                    "\(r["delay_ms"] ?? 0)x\(r["threshold"] ?? 0)\((r["cross_subnet"] as? Bool ?? false) ? " routed" : "")",
                     String(format: "%.3f", r["rtt_ms"] as? Double ?? 0), String(format: "%.0f%%", (r["loss"] as? Double ?? 0) * 100),
                     "\(r["frames_sent"] ?? 0)", "\(r["frames_received"] ?? 0)", "\(r["reason"] as? String ?? "")",
                 ]

@@ -12,6 +12,7 @@ extension CorosyncStack.Placement: ExpressibleByArgument {}
 enum LabStack: String, ExpressibleByArgument, CaseIterable { case none, corosync }
 extension ClusterConfig.Profile: ExpressibleByArgument {}
 extension ClusterFabric.Underlay: ExpressibleByArgument {}
+extension ClusterFabric.Topology: ExpressibleByArgument {}
 
 struct Lab: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,6 +30,14 @@ struct Lab: ParsableCommand {
               flapping    node1's net1 link down/up every 300 ms for 3 s
               total-loss  node1 loses every network, then net2 returns
               restart     node1's daemon restarted during traffic
+              router-failure  (--topology routed) net1's router stops forwarding, links up
+
+            --topology routed splits every network into two subnets (one bit longer:
+            198.18.k.0/25 and 198.18.k.128/25) with a switch each, joined by a router
+            namespace; odd nodes sit in the first, even nodes in the second. node1 and
+            node2 then talk through the router: their routes are cross-subnet (the
+            CrossSubnet heartbeat settings, FastCrossSubnet in the fast profile) and
+            the fast path sends to the router's MAC. node1 and node3 share a subnet.
 
             Each reports detection time, time until traffic flows again, packets lost,
             packets resent by lossless failover, the diagnosis, and pass or fail. Exit status 1 if any scenario fails.
@@ -51,6 +60,8 @@ struct Lab: ParsableCommand {
     @Option(help: "Dataplane: xdp or udp.") var dataplane = DataplaneKind.xdp
     @Option(help: "Address family of the physical networks, the tunnel's outer headers: ipv4 (198.18.k.0/24) or ipv6 (2001:db8:0:k::/64, the documentation range, inside the lab's namespaces only). The virtual adapter carries IPv4 and IPv6 either way.")
     var underlay = ClusterFabric.Underlay.ipv4
+    @Option(help: "flat (a switch per network) or routed (each network two subnets joined by a router namespace).")
+    var topology = ClusterFabric.Topology.flat
     @Option(name: .customLong("scenario"), help: "Run only this scenario (repeatable). Default: all.") var scenarios: [LabScenario] = []
     @Option(help: "Cluster software on every node: none, or corosync (3, kronosnet, one link on the node's virtual address). Each scenario then also reports corosync's new rings and knet link downs, and passes only with 0 new rings (total-loss: the member must leave and return).")
     var stack = LabStack.none
@@ -72,6 +83,9 @@ struct Lab: ParsableCommand {
         guard (2...4).contains(networks) else { throw ValidationError("--networks must be 2-4") }
         if baseline == .netft { throw ValidationError("--baseline takes plain or knet (netft is what --stack corosync runs)") }
         if stack == .none && baseline != nil { throw ValidationError("--baseline needs --stack corosync") }
+        for scenario in scenarios where !scenario.applies(to: topology) {
+            throw ValidationError("scenario \(scenario.rawValue) needs --topology routed (a flat network has no router)")
+        }
     }
 
     func run() throws {
@@ -94,6 +108,7 @@ struct Lab: ParsableCommand {
         spec.profile = profile
         spec.dataplane = dataplane
         spec.underlay = underlay
+        spec.topology = topology
         spec.daemonsOutliveCreator = keep
         spec.recordDirectory = Lab.records
         spec.logRoot = logs
@@ -106,14 +121,14 @@ struct Lab: ParsableCommand {
         let unreachable = try runner.bringUp()
         if stack == .corosync || baseline != nil { try runner.startStack(baseline ?? .netft) }
         var results: [ScenarioResult] = []
-        for scenario in scenarios.isEmpty ? LabScenario.allCases : scenarios {
+        for scenario in scenarios.isEmpty ? LabScenario.all(on: topology) : scenarios {
             let result = runner.run(scenario)
             results.append(result)
             out.line("\(result.passed ? "PASS" : "FAIL") \(result.name): \(result.diagnosis)" + (result.failures.isEmpty ? "" : " -- " + result.failures.joined(separator: "; ")))
         }
         let report = LabReport(
             passed: unreachable.isEmpty && results.allSatisfy(\.passed), nodes: nodes, networks: networks, profile: profile.rawValue,
-            dataplane: dataplane.rawValue, underlay: underlay.rawValue, routes: runner.fabric.routeCount, converge_ms: runner.convergeMilliseconds,
+            dataplane: dataplane.rawValue, underlay: underlay.rawValue, topology: topology.rawValue, routes: runner.fabric.routeCount, converge_ms: runner.convergeMilliseconds,
             reachability: unreachable.map { "unreachable: \($0)" },
             stack: runner.stack.map { "corosync " + ["netft": "over netft", "plain": "on plain net1 addresses (no netft)", "knet": "on its own two knet links (no netft)"][$0.placement.rawValue]! },
             scenarios: results)
@@ -158,7 +173,7 @@ struct Lab: ParsableCommand {
     }
 
     static func printSummary(_ r: LabReport, elapsed: Double) {
-        print("\nnetft lab: \(r.nodes) nodes x \(r.networks) networks (\(r.underlay)), \(r.dataplane) dataplane, \(r.profile) profile, \(String(format: "%.1f", elapsed)) s")
+        print("\nnetft lab: \(r.nodes) nodes x \(r.networks) networks (\(r.underlay)\(r.topology == "flat" ? "" : ", \(r.topology)")), \(r.dataplane) dataplane, \(r.profile) profile, \(String(format: "%.1f", elapsed)) s")
         if let converge = r.converge_ms { print("converged: all \(r.routes) routes up \(converge) ms after the first daemon started") }
         if let stack = r.stack { print("cluster software: \(stack); RINGS = corosync's new rings during the scenario") }
         for u in r.reachability { print("  \(u)") }

@@ -64,6 +64,10 @@ struct ConfigLoaderTests {
         (base.replacingOccurrences(of: "{name: n2, id: 2,", with: "{name: n2,"), 8, "node n2 needs an 'id'"),
         (base.replacingOccurrences(of: "{name: a, subnet: 198.18.1.0/24}", with: "{name: a, subnet: 198.18.1.0/24, role: backup}"), 4, "role 'backup' is not one of cluster, none"),
         (base + "\nplumb_all_cross_subnet_routes: maybe", 9, "must be true or false"),
+        (base.replacingOccurrences(of: "{name: a, subnet: 198.18.1.0/24}", with: "{name: a, subnets: [198.18.1.0/25, 198.18.1.64/26]}"), 4, "subnet 198.18.1.64/26 of network a overlaps its subnet 198.18.1.0/25"),
+        (base.replacingOccurrences(of: "{name: a, subnet: 198.18.1.0/24}", with: "{name: a, subnet: 198.18.1.0/24, subnets: [198.18.3.0/24]}"), 4, "'subnet' (one) or 'subnets'"),
+        (base.replacingOccurrences(of: "{name: a, subnet: 198.18.1.0/24}", with: "{name: a, subnets: [198.18.1.0/25, 198.18.2.128/25]}"), 5, "overlaps network a (198.18.1.0/25, 198.18.2.128/25)"),
+        (base + "\nheartbeat: {FastCrossSubnetDelay: 5}", 9, "FastCrossSubnetDelay 5 ms is outside 10-249 ms"),
     ]
 
     @Test("bad configurations are refused with the line and reason", arguments: bad.filter { $0.1 > 0 })
@@ -143,6 +147,33 @@ struct TopologyManagerTests {
         #expect(plan.warnings.contains { $0.contains("using eth0, ignoring eth9") })
         #expect(plan.warnings.contains { $0.contains("single point of failure") })
         #expect(plan.routes.allSatisfy { $0.localInterface == "eth0" })
+    }
+
+    @Test("a network of two routed subnets: routes between them are cross-subnet, with the cross-subnet settings, at the network's priority")
+    func routedSubnetsOfOneNetwork() throws {
+        let config = try ConfigLoader.parse("""
+            cluster: c
+            security: none
+            heartbeat: {CrossSubnetDelay: 2000, CrossSubnetThreshold: 20}
+            networks:
+              - {name: a, subnets: [198.18.1.0/25, 198.18.1.128/25], priority: 100}
+              - {name: b, subnet: 198.18.2.0/24, priority: 200}
+            nodes:
+              - {name: n1, id: 1, addresses: [198.18.1.1, 198.18.2.1]}
+              - {name: n2, id: 2, addresses: [198.18.1.130, 198.18.2.2]}
+              - {name: n3, id: 3, addresses: [198.18.1.3, 198.18.2.3]}
+            """)
+        #expect(config.networks[0].label == "a (198.18.1.0/25, 198.18.1.128/25)")
+        let plan = TopologyManager.plan(config: config, localNode: config.node(named: "n1")!, interfaces: [
+            .init(name: "eth0", address: IPAddress("198.18.1.1")!), .init(name: "eth1", address: IPAddress("198.18.2.1")!),
+        ])
+        #expect(plan.routes.count == 4, "same-network pairs only")
+        let across = try #require(plan.routes.first { $0.peer == 2 && $0.network == "a" })
+        #expect(across.crossSubnet && across.priority == 100)
+        #expect(across.heartbeat.delay == 2000 && across.heartbeat.threshold == 20)
+        let inside = try #require(plan.routes.first { $0.peer == 3 && $0.network == "a" })
+        #expect(!inside.crossSubnet && inside.heartbeat.delay == 1000)
+        #expect(plan.routes.filter { $0.network == "b" }.allSatisfy { !$0.crossSubnet })
     }
 
     @Test func crossSubnetRoutesOnlyWhenPlumbed() throws {

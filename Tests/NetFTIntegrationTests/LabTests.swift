@@ -57,7 +57,7 @@ struct LabTests {
         var spec = ClusterFabric.Spec()
         spec.nodes = 3
         spec.dataplane = .xdp
-        let results = try Self.runLab(spec, LabScenario.allCases)
+        let results = try Self.runLab(spec, LabScenario.all(on: .flat))
         for result in results {
             #expect(result.passed, "\(result.name): \(result.failures.joined(separator: "; "))")
         }
@@ -76,14 +76,43 @@ struct LabTests {
         spec.dataplane = dataplane
         spec.underlay = .ipv6
         var path = PathCounters()
-        let results = try Self.runLab(spec, LabScenario.allCases) { path = $0.pathCounters() }
+        let results = try Self.runLab(spec, LabScenario.all(on: .flat)) { path = $0.pathCounters() }
         for result in results {
             #expect(result.passed, "[\(dataplane), ipv6] \(result.name): \(result.failures.joined(separator: "; "))")
         }
-        #expect(results.count == LabScenario.allCases.count)
+        #expect(results.count == LabScenario.all(on: .flat).count)
         // The scenarios' streams (1000 datagrams/s each) took the dataplane's own path
         // (the restart scenario resets node1's counters: at least a few seconds' worth).
         print("lab [\(dataplane), ipv6]: \(path.summary)")
+        expectFramesTook(dataplane, path, atLeast: 5_000)
+    }
+
+    @Test("routed networks: every scenario and the router's failure; cross-subnet settings; the fast path sends to the router's MAC", arguments: DataplaneKind.allCases)
+    func routedTopology(dataplane: DataplaneKind) throws {
+        var spec = ClusterFabric.Spec()
+        spec.nodes = 3
+        spec.dataplane = dataplane
+        spec.topology = .routed
+        var path = PathCounters()
+        var routes: [[String: Any]] = []
+        let results = try Self.runLab(spec, LabScenario.all(on: .routed)) { fabric in
+            path = fabric.pathCounters()
+            routes = fabric.routes("node1")
+        }
+        #expect(results.map(\.name).contains(LabScenario.routerFailure.rawValue))
+        for result in results {
+            #expect(result.passed, "[\(dataplane), routed] \(result.name): \(result.failures.joined(separator: "; "))")
+        }
+        // node2 is in the other subnet of every network (through the router), node3 in node1's.
+        for route in routes {
+            let across = route["peer"] as? String == "node2"
+            #expect(route["cross_subnet"] as? Bool == across, "\(route)")
+            let expected = across ? HeartbeatSettings.fastCrossSubnet : HeartbeatSettings.fast
+            #expect((route["delay_ms"] as? NSNumber)?.uint64Value == expected.delay.value && (route["threshold"] as? NSNumber)?.intValue == expected.threshold, "\(route)")
+        }
+        #expect(routes.count == 4)
+        // The streams run node1 -> node2: across the router, on the dataplane's own path.
+        print("lab [\(dataplane), routed]: \(path.summary)")
         expectFramesTook(dataplane, path, atLeast: 5_000)
     }
 

@@ -185,6 +185,13 @@ struct netft_nl_neigh {
 	uint8_t mac[6];
 	int has_mac;
 };
+/* Where the kernel would send a packet to an address: out of oif, to gateway if it has one. */
+struct netft_nl_nexthop {
+	int family;
+	int oif;
+	int has_gateway;
+	uint8_t gateway[16];
+};
 typedef void (*netft_nl_link_cb)(const struct netft_nl_link *link, int deleted, void *ctx);
 typedef void (*netft_nl_addr_cb)(const struct netft_nl_addr *addr, int deleted, void *ctx);
 typedef void (*netft_nl_neigh_cb)(const struct netft_nl_neigh *neigh, void *ctx);
@@ -199,16 +206,18 @@ int netft_nl_link_set(struct netft_nl *nl, int ifindex, int up, uint32_t mtu);
 int netft_nl_link_del(struct netft_nl *nl, int ifindex);
 int netft_nl_addr_add(struct netft_nl *nl, int ifindex, int family, const uint8_t *addr, uint8_t prefix);
 int netft_nl_route_add(struct netft_nl *nl, int ifindex, int family, const uint8_t *dst, uint8_t prefix);
+/* The kernel's route lookup (RTM_GETROUTE) for dst, out of oif if > 0. */
+int netft_nl_route_get(struct netft_nl *nl, int family, const uint8_t *dst, int oif, struct netft_nl_nexthop *out);
 int netft_nl_dump_links(struct netft_nl *nl, netft_nl_link_cb cb, void *ctx);
 int netft_nl_dump_addrs(struct netft_nl *nl, netft_nl_addr_cb cb, void *ctx);
 /* Adds a neighbour entry (NUD_* state) unless the kernel already has one (-EEXIST). */
 int netft_nl_neigh_add(struct netft_nl *nl, int ifindex, int family, const uint8_t *addr, const uint8_t *mac, uint16_t state);
 int netft_nl_dump_neighbours(struct netft_nl *nl, int family, netft_nl_neigh_cb cb, void *ctx);
-/* Reads every pending monitor message; returns how many batches were read. */
 /* Reads every pending notification (links, addresses, neighbours; a deleted
- * neighbour has state 0). -ENOBUFS: notifications were lost, dump again. */
+ * neighbour has state 0; any route change sets *routes_changed); returns how
+ * many batches were read. -ENOBUFS: notifications were lost, dump again. */
 int netft_nl_read_events(struct netft_nl *nl, netft_nl_link_cb link_cb, netft_nl_addr_cb addr_cb,
-			 netft_nl_neigh_cb neigh_cb, void *ctx);
+			 netft_nl_neigh_cb neigh_cb, int *routes_changed, void *ctx);
 
 /* ---- UDP batches (recvmmsg/sendmmsg) over caller-owned buffers ---- */
 struct sockaddr;

@@ -36,7 +36,7 @@ public enum NetworkValidator {
     }
 
     static func nicCheck(_ network: ClusterConfig.Network, _ facts: ValidationFacts) -> (ValidationReport.Check, ValidationFacts.Interface?) {
-        let subject = "\(network.name) (\(network.subnet)/\(network.prefixLength))"
+        let subject = network.label
         guard let address = facts.me.addresses.first(where: network.contains) else {
             return (.init("nic", subject, .fail, "\(facts.me.name) has no configured address in this network"), nil)
         }
@@ -54,7 +54,7 @@ public enum NetworkValidator {
             let holders = facts.interfaces.filter { $0.addresses.contains { network.contains($0.address) } }.map(\.name)
             guard holders.count > 1 else { return nil }
             return .init(
-                "subnet", "\(network.name) (\(network.subnet)/\(network.prefixLength))", .fail,
+                "subnet", network.label, .fail,
                 "\(holders.joined(separator: " and ")) all have addresses in this subnet: the kernel picks one of them for all of it, so the networks are not independent")
         }
     }
