@@ -33,13 +33,8 @@ extension ClusterFabric {
     func buildRouters() throws {
         for k in 0..<spec.networks {
             let far = "\(tag)-sw\(k)b"
-            try Shell.run(["ip", "netns", "add", far])
             farSwitches.append(far)
-            try Shell.run(["ip", "-n", far, "link", "add", "br0", "mtu", "\(spec.mtu)", "type", "bridge"])
-            try Shell.run(["ip", "-n", far, "link", "set", "br0", "up"])
-            for family in ["iptables", "ip6tables", "arptables"] {
-                try Shell.run(["ip", "netns", "exec", far, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-\(family)=0"], allowFailure: true)
-            }
+            try makeSwitch(far)
             let router = "\(tag)-rt\(k)"
             try Shell.run(["ip", "netns", "add", router])
             routers.append(router)

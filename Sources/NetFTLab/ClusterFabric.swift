@@ -165,21 +165,26 @@ public final class ClusterFabric {
     private func build() throws {
         for k in 0..<spec.networks {
             let sw = "\(tag)-sw\(k)"
-            try Shell.run(["ip", "netns", "add", sw])
-            switches.append(sw)
-            try Shell.run(["ip", "-n", sw, "link", "add", "br0", "mtu", "\(spec.mtu)", "type", "bridge"])
-            try Shell.run(["ip", "-n", sw, "link", "set", "br0", "up"])
-            // A switch does not run the IP firewall on what it bridges: where
-            // br_netfilter is loaded (a container host), every bridged frame
-            // would go through iptables hooks, a cost no real fabric has (and
-            // the same for the tunnel and the plain-veth baseline). The lab's
-            // own faults are bridge-family nftables rules, which do not need it.
-            for family in ["iptables", "ip6tables", "arptables"] {
-                try Shell.run(["ip", "netns", "exec", sw, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-\(family)=0"], allowFailure: true)
-            }
+            switches.append(sw)  // listed first: a failed build still tears it down
+            try makeSwitch(sw)
         }
         if spec.topology == .routed { try buildRouters() }
         for i in 0..<spec.nodes { nodes.append(try makeNode(i)) }
+    }
+
+    /// A switch: a namespace holding one bridge, br0.
+    func makeSwitch(_ namespace: String) throws {
+        try Shell.run(["ip", "netns", "add", namespace])
+        try Shell.run(["ip", "-n", namespace, "link", "add", "br0", "mtu", "\(spec.mtu)", "type", "bridge"])
+        try Shell.run(["ip", "-n", namespace, "link", "set", "br0", "up"])
+        // A switch does not run the IP firewall on what it bridges: where
+        // br_netfilter is loaded (a container host), every bridged frame
+        // would go through iptables hooks, a cost no real fabric has (and
+        // the same for the tunnel and the plain-veth baseline). The lab's
+        // own faults are bridge-family nftables rules, which do not need it.
+        for family in ["iptables", "ip6tables", "arptables"] {
+            try Shell.run(["ip", "netns", "exec", namespace, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-\(family)=0"], allowFailure: true)
+        }
     }
 
     /// Node i's namespace, its veths into every switch, its addresses.
