@@ -42,6 +42,9 @@ extension Datapath {
             // Segments per read (TSO in software) and per write (GRO): the offloads at work.
             "adapter_reads": counters.adapterReads, "adapter_read_segments": counters.adapterReadSegments,
             "adapter_writes": coalescer.packetsOut, "adapter_written_segments": coalescer.segmentsIn,
+            // Stalls: the longest pass of the loop (its own work) and the latest timed wake-up (the host's).
+            "loop_longest_pass_us": counters.longestPass / 1000, "loop_longest_late_wake_us": counters.longestLateWake / 1000,
+            "loop_late_wakes": counters.lateWakes,
         ]
         drops["offload_malformed"] = counters.offloadMalformed
         drops["segment_too_large"] = counters.segmentTooLarge

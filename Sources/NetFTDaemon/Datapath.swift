@@ -73,6 +73,12 @@ final class Datapath {
         var adapterWriteErrors: UInt64 = 0
         /// Segments larger than a dataplane buffer (an MTU above what the adapter was given).
         var segmentTooLarge: UInt64 = 0
+        /// The loop's own stalls, apart from the host's: the longest pass (our work,
+        /// from poll's return to the next poll) and the latest a timed wake-up came
+        /// (the scheduler's delay), and how many came over 10 ms late.
+        var longestPass: UInt64 = 0
+        var longestLateWake: UInt64 = 0
+        var lateWakes: UInt64 = 0
     }
 
     /// What is left of an adapter read when the dataplane ran out of buffers.
@@ -140,7 +146,10 @@ final class Datapath {
             if let ack = engine.nextAckDeadline, deadline.map({ ack < $0 }) ?? true { deadline = ack }
             let wait = deadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, UInt64(limit))) : 0 } ?? limit
             for i in fds.indices { fds[i].revents = 0 }
-            _ = poll(&fds, nfds_t(fds.count), wait)
+            let ready = poll(&fds, nfds_t(fds.count), wait)
+            let woke = Instant.now
+            if ready == 0 { noteWake(after: woke.since(now), asked: wait) }
+            defer { counters.longestPass = max(counters.longestPass, Instant.now.since(woke)) }
             for i in 0..<adapterSlot where fds[i].revents != 0 { port.readable(fds[i].fd) }
             // Drain frames and packets until both are quiet, so a busy tunnel
             // still gets its heartbeats out each pass.
@@ -182,6 +191,14 @@ final class Datapath {
             if engine.table.hasPendingEvents { handleEvents() }
         }
         log.info("[NETFT] netft \(me.name) stopping: removing \(adapter.name) and detaching the dataplane")
+    }
+
+    /// A timed wake-up that came later than asked: the thread was not run (host load).
+    @inline(__always)
+    func noteWake(after slept: UInt64, asked milliseconds: Int32) {
+        let late = slept &- min(slept, UInt64(milliseconds) * 1_000_000)
+        counters.longestLateWake = max(counters.longestLateWake, late)
+        if late > 10_000_000 { counters.lateWakes &+= 1 }
     }
 
     @inline(__always)

@@ -52,7 +52,14 @@ final class NodeMetrics: Sendable {
         }
         for n in s.nodes { gauge("netft_peer_reachable", [("peer", n.name)], n.reachable ? 1 : 0) }
         for (reason, value) in s.drops { counter("netft_drops_total", [("reason", reason)], total: value) }
-        for (name, value) in s.datapath { counter("netft_datapath_\(name)_total", [], total: value) }
+        for (name, value) in s.datapath {
+            // The loop's longest pass and latest wake-up are highs, not counts.
+            if name.hasPrefix("loop_longest_"), name.hasSuffix("_us") {
+                gauge("netft_datapath_\(name.dropLast(3))_seconds", [], Double(value) / 1e6)
+            } else {
+                counter("netft_datapath_\(name)_total", [], total: value)
+            }
+        }
         counter("netft_watchdog_stalls_total", [], total: s.watchdog_stalls)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NetFTCore
 import Synchronization
 
 /// Watches the event loop from a thread of its own. The loop answers
@@ -32,20 +33,25 @@ final class Watchdog: @unchecked Sendable {
     func stop() { stopped.store(true, ordering: .relaxed) }
 
     private func watch() {
+        // The monotonic clock: a wall-clock step must neither fake a stall nor hide one.
+        // Looked at four times per bound (at most every 50 ms), so a stall is named
+        // within a quarter of the bound after it passes it.
+        let tick = UInt32(min(50, max(1, bound / 4)) * 1000)
         var last = beats.load(ordering: .relaxed)
-        var quietSince = Date()
+        var quietSince = Instant.now
         var reported = false
         while !stopped.load(ordering: .relaxed) {
-            usleep(50_000)
+            usleep(tick)
             let now = beats.load(ordering: .relaxed)
+            let quiet = Instant.now.since(quietSince) / 1_000_000
             if now != last {
                 if reported {
-                    log.warning("[NETFT] watchdog: the event loop runs again after a \(Int(Date().timeIntervalSince(quietSince) * 1000)) ms stall; heartbeats are answered again")
+                    log.warning("[NETFT] watchdog: the event loop runs again after a \(quiet) ms stall; heartbeats are answered again")
                     reported = false
                 }
                 last = now
-                quietSince = Date()
-            } else if !reported && Date().timeIntervalSince(quietSince) * 1000 > Double(bound) {
+                quietSince = Instant.now
+            } else if !reported && quiet > bound {
                 reported = true
                 stalls.add(1, ordering: .relaxed)
                 log.error("[NETFT] watchdog: the event loop has not run for \(bound) ms: this node answers no heartbeats, so its peers will fail over")

@@ -35,9 +35,12 @@ struct Run: ParsableCommand {
     var stopWithPid: Int32?
     @Option(help: "Frames in the AF_XDP UMEM, 2 KiB each (at least 16). When they run out, reading the adapter waits and heartbeats take the kernel socket.")
     var umemFrames = 8192
+    @Option(help: "Milliseconds the datapath may go without a pass before the watchdog logs a stall (at least 250: an idle loop wakes every 200 ms).")
+    var watchdogMs: UInt64 = 1000
 
     func validate() throws {
         guard umemFrames >= 16 else { throw ValidationError("--umem-frames must be at least 16") }
+        guard watchdogMs >= 250 else { throw ValidationError("--watchdog-ms must be at least 250") }
     }
 
     func run() throws {
@@ -75,6 +78,7 @@ struct Run: ParsableCommand {
         options.metrics = metrics
         options.stopWithPID = stopWithPid
         options.umemFrames = umemFrames
+        options.watchdogMilliseconds = watchdogMs
         do {
             let runtime = try NodeRuntime(config: cluster, node: node, key: key, options: options)
             runtime.run()

@@ -17,6 +17,13 @@ struct ReloadKernelTests {
         }
     }
 
+    /// The datapath's longest pass and latest timed wake-up, in microseconds.
+    static func loopStalls(_ fabric: ClusterFabric, _ name: String) -> (pass: UInt64, lateWake: UInt64) {
+        let datapath = fabric.status(name)?["datapath"] as? [String: Any]
+        func value(_ key: String) -> UInt64 { (datapath?[key] as? NSNumber)?.uint64Value ?? .max }
+        return (value("loop_longest_pass_us"), value("loop_longest_late_wake_us"))
+    }
+
     static func reload(_ fabric: ClusterFabric, _ name: String) throws -> String {
         let run = try runNetft(["reload", "--control", fabric.node(name).controlPath])
         #expect(run.status == 0, "netft reload on \(name): \(run.stdout)\(run.stderr)")
@@ -75,10 +82,21 @@ struct ReloadKernelTests {
         let timeline = moments.map { "\($0.0) \(Int($0.1 * 1000))" }.joined(separator: ", ")
         let gaps = (a.gaps(longerThan: 0.008) + b.gaps(longerThan: 0.008)).prefix(12).map { "\(Int($0.from * 1000))-\(Int($0.to * 1000))" }
         print("reload: moments (ms) \(timeline); gaps over 8 ms \(gaps)")
+        // The loop's own work (a reload is applied in one pass) never nears the
+        // 100 ms the fast profile takes to call a route down.
+        let loops = Dictionary(uniqueKeysWithValues: first.map { ($0, Self.loopStalls(fabric, $0)) })
+        print("reload: datapath stalls (longest pass, latest wake-up) \(first.map { "\($0) \(loops[$0]!.pass / 1000) ms, \(loops[$0]!.lateWake / 1000) ms" })")
+        for name in first { #expect(loops[name]!.pass < 50_000, "\(name)'s datapath spent \(loops[name]!.pass) us in one pass") }
         #expect(wa.lost == 0 && wb.lost == 0, "lost between the first three: \(wa.lost) and \(wb.lost)")
         for name in first {
             let downs = Self.downs(fabric, name, after: marks[name]!, among: firstAddresses)
-            #expect(downs.isEmpty, "\(name): routes among the first three went down: \(downs)")
+            // A down is the host's, not the reload's, only when the silent peer's
+            // loop asked to wake in time and was not run for a detection window.
+            let silent = first.filter { peer in downs.contains { line in fabric.node(peer).interfaces.contains { line.contains(" to \($0.address) (") } } }
+            let hostStalled = !silent.isEmpty && silent.allSatisfy { loops[$0]!.lateWake >= 100_000 }
+            withKnownIssue("the host did not run \(silent)'s datapath for a detection window", isIntermittent: true) {
+                #expect(downs.isEmpty, "\(name): routes among the first three went down: \(downs)")
+            } when: { hostStalled }
         }
         // node4's frames took AF_XDP: the classifiers admitted it on reload.
         #expect(joined.dataViaAFXDP > 0 && joined.kernelShare < 0.01, "\(joined.summary)")
