@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include "netft_shims.h"
 
@@ -22,4 +24,29 @@ int netft_packet_send(int ifindex, const void *frame, size_t len)
 	int err = n < 0 ? -errno : 0;
 	close(fd);
 	return err;
+}
+
+/* A socket that sees every frame arriving on ifindex (not the ones it sends
+ * itself) with a virtio-net header before each, and sends frames out of it
+ * the same way: the header carries GSO and partial checksums across, so a
+ * frame written back out is the skb that came in (the lab's WAN relay). */
+int netft_packet_open_relay(int ifindex)
+{
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	struct sockaddr_ll at;
+	memset(&at, 0, sizeof(at));
+	at.sll_family = AF_PACKET;
+	at.sll_protocol = htons(ETH_P_ALL);
+	at.sll_ifindex = ifindex;
+	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) != 0 ||
+	    bind(fd, (const struct sockaddr *)&at, sizeof(at)) != 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }

@@ -1,23 +1,32 @@
 import Foundation
 import NetFTCore
+import NetFTDataplane
 
 /// The routed topology: each network is two subnets (the halves of its
 /// flat subnet), each with its own switch, joined by a router namespace
 /// (forwarding on, its own MACs). Node i sits in half i % 2, so node1 and
 /// node2 talk through the router (cross-subnet routes) and node1 and node3
 /// do not. The router has host 126 in each half.
+///
+/// Two sites: the same, with the router's link to the second half a WAN, a
+/// relay namespace that holds every frame for `wanDelayMilliseconds` each way.
 extension ClusterFabric {
     public enum Topology: String, Sendable, CaseIterable {
         /// One subnet and one switch per network.
         case flat
         /// Two subnets per network joined by a router.
         case routed
+        /// Two sites: routed, the second half behind an inter-site link with latency.
+        case sites
+
+        /// Whether each network is two subnets joined by a router.
+        public var isRouted: Bool { self != .flat }
     }
 
     static let routerHost = 126
 
     /// Which half of a routed network node i is in (0 when flat).
-    public func half(ofNode i: Int) -> Int { spec.topology == .routed ? i % 2 : 0 }
+    public func half(ofNode i: Int) -> Int { spec.topology.isRouted ? i % 2 : 0 }
 
     /// The switch namespace node i's NIC on network `k` plugs into.
     public func switchNamespace(network k: Int, node i: Int) -> String { half(ofNode: i) == 0 ? switches[k] : farSwitches[k] }
@@ -41,12 +50,48 @@ extension ClusterFabric {
             try Shell.run(["ip", "netns", "exec", router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"])
             for (half, sw) in [(0, switches[k]), (1, far)] {
                 let device = "half\(half)"
-                try Shell.run(["ip", "-n", router, "link", "add", device, "mtu", "\(spec.mtu)", "type", "veth", "peer", "name", "rt", "mtu", "\(spec.mtu)", "netns", sw])
-                try Shell.run(["ip", "-n", sw, "link", "set", "rt", "master", "br0", "up"])
+                // Sites: the second half is reached through the inter-site link.
+                let across = half == 1 && spec.topology == .sites ? try buildInterSiteLink(network: k, to: far) : nil
+                try Shell.run(["ip", "-n", router, "link", "add", device, "mtu", "\(spec.mtu)", "type", "veth", "peer", "name", across == nil ? "rt" : "near", "mtu", "\(spec.mtu)", "netns", across ?? sw])
+                if let across { try Shell.run(["ip", "-n", across, "link", "set", "near", "up"]) } else { try Shell.run(["ip", "-n", sw, "link", "set", "rt", "master", "br0", "up"]) }
                 try addAddress(routerAddress(network: k, half: half), in: router, device: device)
                 try Shell.run(["ip", "-n", router, "link", "set", device, "up"])
             }
         }
+        if spec.topology == .sites { try startInterSiteRelays() }
+    }
+
+    /// Network `k`'s inter-site link: a namespace whose `far` plugs into the far
+    /// site's switch; the router's `half1` plugs into its `near` (done by the caller).
+    private func buildInterSiteLink(network k: Int, to far: String) throws -> String {
+        let wan = "\(tag)-wan\(k)"
+        try Shell.run(["ip", "netns", "add", wan])
+        interSiteLinks.append(wan)
+        try Shell.run(["ip", "-n", wan, "link", "add", "far", "mtu", "\(spec.mtu)", "type", "veth", "peer", "name", "wan", "mtu", "\(spec.mtu)", "netns", far])
+        try Shell.run(["ip", "-n", far, "link", "set", "wan", "master", "br0", "up"])
+        try Shell.run(["ip", "-n", wan, "link", "set", "far", "up"])
+        return wan
+    }
+
+    /// One relay process per inter-site link (`netft lab wan-relay`), stopped with the fabric.
+    private func startInterSiteRelays() throws {
+        for wan in interSiteLinks {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+            process.arguments = ["--net=\(NetworkNamespace.path(wan))", binary, "lab", "wan-relay", "near", "far", "--delay-ms", "\(spec.wanDelayMilliseconds)"]
+                + (spec.daemonsOutliveCreator ? [] : ["--stop-with-pid", "\(getpid())"])
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            relays.append(process)
+        }
+    }
+
+    /// Takes network `k`'s inter-site link down or up (the router's side loses
+    /// its carrier); the nodes' own links stay up.
+    public func setInterSiteLink(network k: Int, up: Bool) throws {
+        guard k < interSiteLinks.count else { throw LabError("network \(k + 1) has no inter-site link (--topology sites)") }
+        try Shell.run(["ip", "-n", interSiteLinks[k], "link", "set", "near", up ? "up" : "down"])
     }
 
     /// Node i reaches the other half of network `k` through the router.

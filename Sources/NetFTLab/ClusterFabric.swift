@@ -21,6 +21,8 @@ public final class ClusterFabric {
         public var underlay = Underlay.ipv4
         /// One segment per network, or two subnets joined by a router.
         public var topology = Topology.flat
+        /// Sites: one-way latency of each network's inter-site link.
+        public var wanDelayMilliseconds: UInt64 = 10
         /// lossless_failover in the generated configuration.
         public var losslessFailover = true
         /// A library to LD_PRELOAD into every daemon (the bench's malloc counter).
@@ -71,6 +73,12 @@ public final class ClusterFabric {
     public internal(set) var farSwitches: [String] = []
     /// Routed: the router namespace joining each network's two subnets.
     public internal(set) var routers: [String] = []
+    /// Sites: the relay namespace of each network's inter-site link.
+    public internal(set) var interSiteLinks: [String] = []
+    /// Sites: the relay processes of the inter-site links.
+    var relays: [Process] = []
+    /// Whether any inter-site relay still runs (none may outlive the fabric).
+    public var relaysRunning: Bool { relays.contains { $0.isRunning } }
     public let configPath: String
     public let pinRoot: String
     /// Logs of this fabric: kept after teardown when `spec.logRoot` is set.
@@ -168,7 +176,7 @@ public final class ClusterFabric {
             switches.append(sw)  // listed first: a failed build still tears it down
             try makeSwitch(sw)
         }
-        if spec.topology == .routed { try buildRouters() }
+        if spec.topology.isRouted { try buildRouters() }
         for i in 0..<spec.nodes { nodes.append(try makeNode(i)) }
     }
 
@@ -210,7 +218,7 @@ public final class ClusterFabric {
                 let address = address(network: k, node: i)
                 try addAddress(address, in: ns, device: ifname)
                 try Shell.run(["ip", "-n", ns, "link", "set", ifname, "up"])
-                if spec.topology == .routed { try routeOtherHalf(network: k, node: i, namespace: ns, device: ifname) }
+                if spec.topology.isRouted { try routeOtherHalf(network: k, node: i, namespace: ns, device: ifname) }
                 interfaces.append((ifname, address))
             }
             return Node(
@@ -263,7 +271,7 @@ public final class ClusterFabric {
 
             """
         for k in 0..<spec.networks {
-            let subnets = spec.topology == .routed
+            let subnets = spec.topology.isRouted
                 ? "subnets: [\"\(spec.underlay.subnet(network: k, half: 0))\", \"\(spec.underlay.subnet(network: k, half: 1))\"]"
                 : "subnet: \"\(spec.underlay.subnet(network: k))\""
             text += "  - {name: net\(k + 1), \(subnets), priority: \(networkPriorities[k] ?? (k + 1) * 100)}\n"
@@ -280,7 +288,7 @@ public final class ClusterFabric {
     /// the lab's switches, and a tentative address cannot be bound for a second.
     func addAddress(_ address: IPAddress, in namespace: String, device: String) throws {
         let v6 = spec.underlay == .ipv6
-        let prefix = spec.topology == .routed ? spec.underlay.halfPrefixLength : spec.underlay.prefixLength
+        let prefix = spec.topology.isRouted ? spec.underlay.halfPrefixLength : spec.underlay.prefixLength
         try Shell.run(["ip", "-n", namespace, "addr", "add", "\(address)/\(prefix)", "dev", device] + (v6 ? ["nodad"] : []))
     }
 
@@ -446,7 +454,7 @@ public final class ClusterFabric {
         try Shell.run(["ip", "-n", node.namespace, "link", "set", "eth\(k)", up ? "up" : "down"])
         // The kernel dropped the route through the router with the link; a
         // server's network manager puts it back when the link returns.
-        if up && spec.topology == .routed { try routeOtherHalf(network: k, node: Int(node.id) - 1, namespace: node.namespace, device: "eth\(k)") }
+        if up && spec.topology.isRouted { try routeOtherHalf(network: k, node: Int(node.id) - 1, namespace: node.namespace, device: "eth\(k)") }
     }
 
     // MARK: Keeping a lab
@@ -489,7 +497,7 @@ public final class ClusterFabric {
                     name: n.name, namespace: n.namespace, virtual_ipv4: "\(n.virtualIPv4)", virtual_ipv6: "\(n.virtualIPv6)",
                     interfaces: n.interfaces.map { ["name": $0.name, "address": "\($0.address)"] }, control_socket: n.controlPath,
                     log: n.logPath, pid: daemons[n.name]?.processIdentifier)
-            }, switches: switches + farSwitches + routers, work_directory: workDirectory, logs: logDirectory, pin_root: pinRoot, config: configPath)
+            }, switches: switches + farSwitches + routers + interSiteLinks, work_directory: workDirectory, logs: logDirectory, pin_root: pinRoot, config: configPath)
     }
 
     private var recordPath: String? { spec.recordDirectory.map { "\($0)/\(tag).json" } }
@@ -527,7 +535,7 @@ public final class ClusterFabric {
     /// Tears down a recorded fabric: its daemons, namespaces, pins, files and record.
     public static func tearDown(_ kept: Kept, record: String? = nil) {
         var pids = Set(kept.nodes.compactMap(\.pid).filter { kill($0, 0) == 0 })
-        for ns in kept.nodes.map(\.namespace) { pids.formUnion(processes(in: ns)) }
+        for ns in kept.nodes.map(\.namespace) + kept.switches { pids.formUnion(processes(in: ns)) }
         stop(pids)
         for ns in kept.nodes.map(\.namespace) + kept.switches { try? Shell.run(["ip", "netns", "del", ns], allowFailure: true) }
         removeTree(kept.pin_root)
@@ -630,8 +638,8 @@ public final class ClusterFabric {
         torn = true
         for name in Array(daemons.keys) { stop(name) }
         // Whatever else runs inside (corosync, a test's helpers) goes with the fabric.
-        Self.stop(Set((nodes.map(\.namespace) + extraNamespaces).flatMap(Self.processes(in:))))
-        for ns in nodes.map(\.namespace) + extraNamespaces + switches + farSwitches + routers {
+        Self.stop(Set((nodes.map(\.namespace) + extraNamespaces + interSiteLinks).flatMap(Self.processes(in:))))
+        for ns in nodes.map(\.namespace) + extraNamespaces + switches + farSwitches + routers + interSiteLinks {
             try? Shell.run(["ip", "netns", "del", ns], allowFailure: true)
         }
         // Pins of daemons that could not clean up (killed) go with the run.

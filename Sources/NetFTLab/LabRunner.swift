@@ -22,7 +22,7 @@ public final class LabRunner {
         var config = ClusterConfig.Heartbeat()
         config.profile = spec.profile
         // The scenarios watch node1 and node2, which a routed lab puts in different subnets.
-        heartbeat = config.settings(crossSubnet: spec.topology == .routed)
+        heartbeat = config.settings(crossSubnet: spec.topology.isRouted)
         progress("building \(spec.nodes) nodes x \(spec.networks) networks")
         fabric = try ClusterFabric(spec: spec, binary: binary, tag: "lab")
     }
@@ -106,7 +106,8 @@ public final class LabRunner {
             case .flapping: result = try flapping()
             case .totalLoss: result = try totalLoss()
             case .restart: result = try restart()
-            case .routerFailure: result = try routerFailure()
+            case .routerFailure: result = try halvesCut(.router)
+            case .interSiteLink: result = try halvesCut(.interSiteLink)
             }
             // Every scenario leaves the fabric as it found it: all routes up and
             // traffic back on the preferred network (after the hold-down).
@@ -304,25 +305,43 @@ public final class LabRunner {
             expectation: "unreachable within Delay x Threshold (+1 Delay), reachable again when one network returns", failures: failures)
     }
 
-    /// The router of net1 drops everything it forwards (nftables in its
-    /// namespace): the routes across it go down on both sides, the routes
-    /// inside one subnet of net1 stay up, and node1's stream moves to net2
-    /// losing nothing.
-    func routerFailure() throws -> ScenarioResult {
-        guard let router = fabric.routers.first else { throw LabError("router-failure needs --topology routed") }
+    /// What cuts net1 between its two halves while every node's link stays up.
+    enum HalvesCut {
+        /// The router drops everything it forwards (nftables in its namespace).
+        case router
+        /// Sites: the inter-site link goes down (the router's far side loses carrier).
+        case interSiteLink
+
+        var scenario: LabScenario { self == .router ? .routerFailure : .interSiteLink }
+        var what: String { self == .router ? "router" : "inter-site link" }
+    }
+
+    /// net1 is cut between its halves (its router fails, or the inter-site
+    /// link): the routes across go down on both sides, the routes inside one
+    /// half of net1 stay up, and node1's stream moves to net2 losing nothing.
+    func halvesCut(_ cut: HalvesCut) throws -> ScenarioResult {
+        guard let router = fabric.routers.first else { throw LabError("\(cut.scenario.rawValue) needs --topology routed or sites") }
         let s = try stream()
         defer { s.stop() }
         var failures: [String] = []
         let t0 = s.now
         let faultAt = Date()
-        try nft(router, """
-            table inet netft_lab {
-              chain forward { type filter hook forward priority 0; policy drop; }
-            }
-            """)
+        switch cut {
+        case .router:
+            try nft(router, """
+                table inet netft_lab {
+                  chain forward { type filter hook forward priority 0; policy drop; }
+                }
+                """)
+        case .interSiteLink:
+            try fabric.setInterSiteLink(network: 0, up: false)
+        }
         defer {
             hold(since: faultAt)
-            try? Shell.run(["ip", "netns", "exec", router, "nft", "delete", "table", "inet", "netft_lab"])
+            switch cut {
+            case .router: try? Shell.run(["ip", "netns", "exec", router, "nft", "delete", "table", "inet", "netft_lab"])
+            case .interSiteLink: try? fabric.setInterSiteLink(network: 0, up: true)
+            }
         }
         // node3 shares node1's subnet: its route on net1 must never notice.
         let neighbour = fabric.nodes.count > 2 ? "node3" : nil
@@ -336,16 +355,16 @@ public final class LabRunner {
         usleep(300_000)
         if let neighbour, route("node1", peer: neighbour, network: 0)?["state"] as? String != "up" { neighbourDown = true }
         let w = s.window(from: t0, to: s.now - 0.2)
-        if detect == nil { failures.append("the route across net1's router was not marked down on both sides") }
-        if neighbourDown { failures.append("node1's route to \(neighbour!) on net1, inside one subnet, went down with the router") }
-        if w.lost > 0 { failures.append("\(w.lost) datagrams lost: lossless failover must resend what the router swallowed") }
-        if diagnosis == "local_link_down" || diagnosis == "remote_link_down" { failures.append("a router failure (links up) reported as \(diagnosis)") }
+        if detect == nil { failures.append("the route across net1's \(cut.what) was not marked down on both sides") }
+        if neighbourDown { failures.append("node1's route to \(neighbour!) on net1, inside one subnet, went down with the \(cut.what)") }
+        if w.lost > 0 { failures.append("\(w.lost) datagrams lost: lossless failover must resend what the \(cut.what) swallowed") }
+        if diagnosis == "local_link_down" || diagnosis == "remote_link_down" { failures.append("a cut beyond the nodes' links (theirs up) reported as \(diagnosis)") }
         if !reachable("node1", "node2") { failures.append("node2 became unreachable from node1") }
         if route("node1", peer: "node2", network: 0)?["cross_subnet"] as? Bool != true { failures.append("node1's route to node2 on net1 is not marked cross-subnet") }
         return ScenarioResult(
-            name: LabScenario.routerFailure.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: Int(w.longestGap * 1000),
+            name: cut.scenario.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: Int(w.longestGap * 1000),
             lost_packets: w.lost, diagnosis: "node1: \(diagnosis)" + (neighbour.map { "; node1 -> \($0) on net1 stayed up" } ?? ""),
-            expectation: "the routes across the router down on both sides, routes inside a subnet untouched, traffic on net2, nothing lost",
+            expectation: "the routes across the \(cut.what) down on both sides, routes inside a subnet untouched, traffic on net2, nothing lost",
             failures: failures)
     }
 

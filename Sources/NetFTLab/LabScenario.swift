@@ -18,9 +18,18 @@ public enum LabScenario: String, CaseIterable, Sendable {
     /// Routed topology: the router of the active network stops forwarding (a
     /// firewall on it), its links stay up.
     case routerFailure = "router-failure"
+    /// Two sites: only the link between the sites on the active network fails.
+    case interSiteLink = "inter-site-link"
 
-    /// Whether the scenario can run on `topology` (a router fails only where there is one).
-    public func applies(to topology: ClusterFabric.Topology) -> Bool { self != .routerFailure || topology == .routed }
+    /// Whether the scenario can run on `topology` (a router fails only where
+    /// there is one, an inter-site link only between sites).
+    public func applies(to topology: ClusterFabric.Topology) -> Bool {
+        switch self {
+        case .routerFailure: topology.isRouted
+        case .interSiteLink: topology == .sites
+        default: true
+        }
+    }
 
     /// The scenarios `netft lab` runs on `topology` when none is named.
     public static func all(on topology: ClusterFabric.Topology) -> [LabScenario] { allCases.filter { $0.applies(to: topology) } }
@@ -36,6 +45,7 @@ public enum LabScenario: String, CaseIterable, Sendable {
         case .totalLoss: "node1 loses every network, then net2 returns"
         case .restart: "node1's daemon restarted during traffic"
         case .routerFailure: "net1's router (between node1's and node2's subnets) drops everything it forwards, links up"
+        case .interSiteLink: "net1's link between the sites (node1's and node2's) goes down, every node's links up"
         }
     }
 }

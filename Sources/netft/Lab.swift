@@ -30,7 +30,8 @@ struct Lab: ParsableCommand {
               flapping    node1's net1 link down/up every 300 ms for 3 s
               total-loss  node1 loses every network, then net2 returns
               restart     node1's daemon restarted during traffic
-              router-failure  (--topology routed) net1's router stops forwarding, links up
+              router-failure  (--topology routed or sites) net1's router stops forwarding, links up
+              inter-site-link (--topology sites) net1's link between the sites goes down
 
             --topology routed splits every network into two subnets (one bit longer:
             198.18.k.0/25 and 198.18.k.128/25) with a switch each, joined by a router
@@ -38,6 +39,11 @@ struct Lab: ParsableCommand {
             node2 then talk through the router: their routes are cross-subnet (the
             CrossSubnet heartbeat settings, FastCrossSubnet in the fast profile) and
             the fast path sends to the router's MAC. node1 and node3 share a subnet.
+
+            --topology sites is routed with the second subnet at another site: the
+            router reaches it over an inter-site link that delays every frame by
+            --wan-delay-ms each way (a relay namespace; the kernel has no netem), so
+            node1 -> node2 has a WAN's round trip and node1 -> node3 a LAN's.
 
             Each reports detection time, time until traffic flows again, packets lost,
             packets resent by lossless failover, the diagnosis, and pass or fail. Exit status 1 if any scenario fails.
@@ -50,7 +56,7 @@ struct Lab: ParsableCommand {
             route up), ...}.
             Needs root.
             """,
-        subcommands: [Show.self, Exec.self],
+        subcommands: [Show.self, Exec.self, WANRelayCommand.self],
         defaultSubcommand: nil
     )
 
@@ -60,8 +66,9 @@ struct Lab: ParsableCommand {
     @Option(help: "Dataplane: xdp or udp.") var dataplane = DataplaneKind.xdp
     @Option(help: "Address family of the physical networks, the tunnel's outer headers: ipv4 (198.18.k.0/24) or ipv6 (2001:db8:0:k::/64, the documentation range, inside the lab's namespaces only). The virtual adapter carries IPv4 and IPv6 either way.")
     var underlay = ClusterFabric.Underlay.ipv4
-    @Option(help: "flat (a switch per network) or routed (each network two subnets joined by a router namespace).")
+    @Option(help: "flat (a switch per network), routed (each network two subnets joined by a router namespace) or sites (routed, the second subnet behind an inter-site link with latency).")
     var topology = ClusterFabric.Topology.flat
+    @Option(help: "With --topology sites: one-way delay of each inter-site link, in ms (1-500).") var wanDelayMs: UInt64 = 10
     @Option(name: .customLong("scenario"), help: "Run only this scenario (repeatable). Default: all.") var scenarios: [LabScenario] = []
     @Option(help: "Cluster software on every node: none, or corosync (3, kronosnet, one link on the node's virtual address). Each scenario then also reports corosync's new rings and knet link downs, and passes only with 0 new rings (total-loss: the member must leave and return).")
     var stack = LabStack.none
@@ -81,10 +88,11 @@ struct Lab: ParsableCommand {
     func validate() throws {
         guard (2...16).contains(nodes) else { throw ValidationError("--nodes must be 2-16") }
         guard (2...4).contains(networks) else { throw ValidationError("--networks must be 2-4") }
+        guard (1...500).contains(wanDelayMs) else { throw ValidationError("--wan-delay-ms must be 1-500") }
         if baseline == .netft { throw ValidationError("--baseline takes plain or knet (netft is what --stack corosync runs)") }
         if stack == .none && baseline != nil { throw ValidationError("--baseline needs --stack corosync") }
         for scenario in scenarios where !scenario.applies(to: topology) {
-            throw ValidationError("scenario \(scenario.rawValue) needs --topology routed (a flat network has no router)")
+            throw ValidationError("scenario \(scenario.rawValue) needs --topology \(scenario == .interSiteLink ? "sites" : "routed or sites") (a \(topology.rawValue) lab has no \(scenario == .interSiteLink ? "inter-site link" : "router"))")
         }
     }
 
@@ -109,6 +117,7 @@ struct Lab: ParsableCommand {
         spec.dataplane = dataplane
         spec.underlay = underlay
         spec.topology = topology
+        spec.wanDelayMilliseconds = wanDelayMs
         spec.daemonsOutliveCreator = keep
         spec.recordDirectory = Lab.records
         spec.logRoot = logs

@@ -116,6 +116,41 @@ struct LabTests {
         expectFramesTook(dataplane, path, atLeast: 5_000)
     }
 
+    @Test("two sites: a WAN's round trip across the inter-site link, a LAN's inside a site; only the inter-site link fails", arguments: DataplaneKind.allCases)
+    func twoSites(dataplane: DataplaneKind) throws {
+        var spec = ClusterFabric.Spec()
+        spec.nodes = 3
+        spec.dataplane = dataplane
+        spec.topology = .sites
+        spec.wanDelayMilliseconds = 15
+        var path = PathCounters()
+        var routes: [[String: Any]] = []
+        var relays: (Bool, Bool) = (false, false)
+        let results = try Self.runLab(spec, [.interSiteLink, .linkDown]) { fabric in
+            path = fabric.pathCounters()
+            routes = fabric.routes("node1")
+            relays.0 = fabric.relaysRunning
+            fabric.tearDown()
+            relays.1 = fabric.relaysRunning
+        }
+        #expect(relays == (true, false), "the relays ran with the fabric and stopped with it")
+        for result in results {
+            #expect(result.passed, "[\(dataplane), sites] \(result.name): \(result.failures.joined(separator: "; "))")
+        }
+        // node2 is at the other site (30 ms there and back), node3 at node1's.
+        for route in routes {
+            let rtt = (route["rtt_ms"] as? NSNumber)?.doubleValue ?? -1
+            if route["peer"] as? String == "node2" {
+                #expect(rtt >= 30 && rtt < 45 && route["cross_subnet"] as? Bool == true, "\(route)")
+            } else {
+                #expect(rtt < 10 && route["cross_subnet"] as? Bool == false, "\(route)")
+            }
+        }
+        #expect(routes.count == 4)
+        print("lab [\(dataplane), sites]: rtt \(routes.map { "\($0["peer"]!) \($0["network"]!) \($0["rtt_ms"]!) ms" }); \(path.summary)")
+        expectFramesTook(dataplane, path, atLeast: 1_500)
+    }
+
     @Test("netft lab --report writes one timeline per scenario")
     func reportFromTheCommand() throws {
         try requireKernelLab()

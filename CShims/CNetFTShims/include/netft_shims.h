@@ -153,6 +153,8 @@ int netft_peer_pid(int fd);
 /* ---- AF_PACKET ---- */
 /* Sends one whole Ethernet frame (destination MAC first) out of ifindex. */
 int netft_packet_send(int ifindex, const void *frame, size_t len);
+/* AF_PACKET on ifindex, every frame in with a virtio-net header, own frames ignored; fd or -errno. */
+int netft_packet_open_relay(int ifindex);
 
 /* ---- namespaces ---- */
 /* Moves the calling thread into the network namespace open at fd. */
