@@ -67,8 +67,8 @@ public struct HeartbeatMonitor: Sendable {
 
     /// Accounts for the request whose deadline is now and says whether to send
     /// the next one. Call whenever `now >= nextRequestAt` (extra calls are harmless).
-    public mutating func tick(now: Instant) -> (sendRequest: Bool, event: Event?) {
-        guard now >= nextRequestAt else { return (false, nil) }
+    public mutating func tick(now: Instant, early: UInt64 = 0) -> (sendRequest: Bool, event: Event?) {
+        guard now.nanoseconds &+ early >= nextRequestAt.nanoseconds else { return (false, nil) }
         var event: Event?
         if requestOutstanding {
             history.record(answered: answeredSinceRequest)
@@ -83,8 +83,11 @@ public struct HeartbeatMonitor: Sendable {
         if state == .up, let upSince, now.since(upSince) >= flapWindow.nanoseconds { recentDowns = 0 }
         // After a stall, resume one Delay from now: a starved node must not
         // count a burst of misses for time it did not run.
+        // Sent up to `early` before its time (coalesced with other routes'
+        // heartbeats), the next one is a Delay from now: the route keeps the
+        // burst's phase, so the bursts stay together.
         let next = nextRequestAt + settings.delay
-        nextRequestAt = next > now ? next : now + settings.delay
+        nextRequestAt = next > now && now >= nextRequestAt ? next : now + settings.delay
         guard linkUp else {
             requestOutstanding = false
             return (false, event)

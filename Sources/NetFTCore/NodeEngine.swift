@@ -161,7 +161,9 @@ public struct NodeEngine: Sendable {
     }
 
     private mutating func readReport(_ payload: UnsafeRawBufferPointer, from peer: NodeID, now: Instant) throws(FrameError) {
-        try RouteReport.read(payload) { entry in table.reportReceived(from: peer, entry, now: now) }
+        // A loop, not RouteReport.read's closure: capturing the engine there copied the route table per heartbeat.
+        let entries = try RouteReport.validate(payload)
+        for i in 0..<entries { table.reportReceived(from: peer, RouteReport.entry(payload, at: i), now: now) }
     }
 
     /// Rewrites a request in place as our reply: same route, our identity and
@@ -211,16 +213,16 @@ public struct NodeEngine: Sendable {
     /// Builds a heartbeat request for `route` into `buffer`; returns its length.
     /// Throws `unknownSession` before the handshake with the route's peer is complete.
     public mutating func heartbeatRequest(on route: RouteID, into buffer: UnsafeMutableRawBufferPointer, now: Instant) throws(FrameError) -> Int {
-        guard let status = table.status(route) else { throw .unknownRoute }
-        guard let tx = sessions.transmitKey(to: status.route.peer) else { throw .unknownSession }
+        guard let peer = table.peer(of: route) else { throw .unknownRoute }
+        guard let tx = sessions.transmitKey(to: peer) else { throw .unknownSession }
         guard let sequence = table.nextSequence(on: route) else { throw .unknownRoute }
         guard buffer.count > FrameCodec.payloadOffset + security.tagSize else { throw .bufferTooSmall }
         let payload = UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(buffer.count - security.tagSize)])
-        let reportLength = try table.writeReport(for: status.route.peer, now: now, into: payload)
+        let reportLength = try table.writeReport(for: peer, now: now, into: payload)
         let header = FrameHeader(
             type: .heartbeatRequest, sender: table.localNode, session: sessions.localID, route: route,
             payloadLength: UInt16(reportLength), sequence: sequence,
-            acknowledgement: streams[status.route.peer]?.received.cumulative ?? 0, timestamp: now.nanoseconds)
+            acknowledgement: streams[peer]?.received.cumulative ?? 0, timestamp: now.nanoseconds)
         let length = try FrameCodec.seal(header, in: buffer, security: security, key: tx)
         table.sent(on: route, bytes: length)
         return length

@@ -51,9 +51,9 @@ public struct RouteReport: Equatable, Sendable {
         return size(entries: n)
     }
 
-    /// Visits each entry of a report payload; throws on any malformation
-    /// before visiting anything.
-    public static func read(_ payload: UnsafeRawBufferPointer, _ visit: (Entry) -> Void) throws(FrameError) {
+    /// The number of entries of a report payload; throws on any malformation,
+    /// so `entry(_:at:)` then reads each without another check.
+    public static func validate(_ payload: UnsafeRawBufferPointer) throws(FrameError) -> Int {
         guard payload.count >= headerSize else { throw .malformedPayload }
         let n = Int(payload[0])
         guard n <= maxEntries, payload[1] == 0, payload[2] == 0, payload[3] == 0,
@@ -65,12 +65,23 @@ public struct RouteReport: Equatable, Sendable {
                 throw .malformedPayload
             }
         }
-        for i in 0..<n {
-            let at = headerSize + i * entrySize
-            visit(Entry(
-                route: payload.loadBE32(at), link: LinkState(rawValue: payload[at + 4])!,
-                hearing: payload[at + 5] == 1, received: payload.loadBE64(at + 8)))
-        }
+        return n
+    }
+
+    /// Entry `i` of a payload `validate` accepted.
+    @inline(__always)
+    public static func entry(_ payload: UnsafeRawBufferPointer, at i: Int) -> Entry {
+        let at = headerSize + i * entrySize
+        return Entry(
+            route: payload.loadBE32(at), link: LinkState(rawValue: payload[at + 4]) ?? .down,
+            hearing: payload[at + 5] == 1, received: payload.loadBE64(at + 8))
+    }
+
+    /// Visits each entry of a report payload; throws on any malformation
+    /// before visiting anything.
+    public static func read(_ payload: UnsafeRawBufferPointer, _ visit: (Entry) -> Void) throws(FrameError) {
+        let n = try validate(payload)
+        for i in 0..<n { visit(entry(payload, at: i)) }
     }
 }
 

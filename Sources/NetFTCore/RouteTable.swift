@@ -14,6 +14,8 @@ public struct RouteTable: Sendable {
     /// Routes a tick handled, and their peers: reused, so a tick allocates nothing.
     private var tickedRoutes: [Int] = []
     private var tickedPeers: [NodeID] = []
+    /// The same peers as a set: a tick of many routes must not search the list per route.
+    private var tickedPeerSet = Set<NodeID>()
 
     struct Peer: Sendable {
         var routes: [Int] = []
@@ -114,6 +116,13 @@ public struct RouteTable: Sendable {
     @inline(__always)
     private func deadline(of i: Int) -> Instant { routes.withUnsafeBufferPointer { $0[i].deadline } }
 
+    /// How early route `i`'s heartbeat may go to join a burst: 1/16 of its Delay
+    /// (62 ms of the default 1 s, 1.5 ms of the fast profile's 25 ms).
+    static let slackDivisor: UInt64 = 16
+    private func slack(of i: Int) -> UInt64 {
+        i < routes.count ? routes.withUnsafeBufferPointer { $0[i].route.heartbeat.delay.nanoseconds } / Self.slackDivisor : 0
+    }
+
     /// Queues route `i` at its current deadline, unless it is queued there already.
     private mutating func schedule(_ i: Int) {
         let due = deadline(of: i).nanoseconds
@@ -141,13 +150,18 @@ public struct RouteTable: Sendable {
     public mutating func tick(now: Instant, send: (RouteID) -> Void) {
         tickedRoutes.removeAll(keepingCapacity: true)
         tickedPeers.removeAll(keepingCapacity: true)
-        while let top = queue.top, top.at <= now.nanoseconds {
+        tickedPeerSet.removeAll(keepingCapacity: true)
+        // Routes due within their slack of now go along (timer coalescing):
+        // a node wakes a few times per Delay for all its heartbeats, not once
+        // per route, and each wake-up sends and receives in batches.
+        while let top = queue.top, top.at <= now.nanoseconds &+ slack(of: Int(top.route)) {
             queue.pop()
             let i = Int(top.route)
             guard scheduledAt[i] == top.at else { continue }  // stale: rescheduled since
             scheduledAt[i] = UInt64.max  // handled: a duplicate entry is stale now
             tickedRoutes.append(i)
-            guard now >= deadline(of: i) else { continue }  // a probe that was cancelled
+            let early = slack(of: i)
+            guard now.nanoseconds &+ early >= deadline(of: i).nanoseconds else { continue }  // a probe that was cancelled
             if routes[i].state == .up {
                 switch routes[i].probe.tick(now: now, smoothedRTT: routes[i].monitor.rtt.smoothed) {
                 case .none: break
@@ -155,7 +169,7 @@ public struct RouteTable: Sendable {
                 case .down: if let event = routes[i].monitor.blackholed(now: now) { apply(event, route: i, now: now) }
                 }
             }
-            let (sendRequest, event) = routes[i].monitor.tick(now: now)
+            let (sendRequest, event) = routes[i].monitor.tick(now: now, early: early)
             if let event { apply(event, route: i, now: now) }
             if sendRequest { send(routes[i].route.id) }
             if routes[i].state == .down { rediagnose(i, now: now) } else { _ = observe(i, now: now) }
@@ -163,7 +177,7 @@ public struct RouteTable: Sendable {
             // move at heartbeat pace, and a node with many peers must not pay
             // for all of them on every tick.
             let peer = routes[i].route.peer
-            if !tickedPeers.contains(peer) { tickedPeers.append(peer) }
+            if tickedPeerSet.insert(peer).inserted { tickedPeers.append(peer) }
         }
         for peer in tickedPeers { reselect(peer, now: now) }
         // Queued again only now: a route still due is ticked by the next call, not looped on.
@@ -320,13 +334,27 @@ public struct RouteTable: Sendable {
     /// Followed on every heartbeat and report, Up or Down, so a cause is held
     /// to the window before it is ever named.
     private mutating func observe(_ i: Int, now: Instant) -> (DownReason, held: Bool)? {
-        guard let fresh = routes[i].diagnose(now: now, peerAliveElsewhere: peerAlive(routes[i].route.peer, besides: i)) else {
-            routes[i].candidate = nil
-            return nil
+        // Everything read and written in place through buffer pointers: calls
+        // on routes[i] and self here made Swift copy the table and the route
+        // status (retains and releases of every array) per heartbeat.
+        let alive = peers.index(forKey: routes[i].route.peer).map { Self.anyUp(peers.values[$0].routes, besides: i, in: routes) } ?? false
+        return routes.withUnsafeMutableBufferPointer { r in
+            guard let fresh = r[i].diagnose(now: now, peerAliveElsewhere: alive) else {
+                r[i].candidate = nil
+                return nil
+            }
+            if r[i].candidate?.reason.code != fresh.code { r[i].candidate = (fresh, now) }
+            let since = r[i].candidate?.since ?? now
+            return (fresh, now.since(since) >= r[i].route.heartbeat.detectionTime.nanoseconds)
         }
-        if routes[i].candidate?.reason.code != fresh.code { routes[i].candidate = (fresh, now) }
-        let since = routes[i].candidate?.since ?? now
-        return (fresh, now.since(since) >= routes[i].route.heartbeat.detectionTime.nanoseconds)
+    }
+
+    /// Whether any of `indexes` but `i` is an Up route.
+    private static func anyUp(_ indexes: [Int], besides i: Int, in routes: [RouteStatus]) -> Bool {
+        routes.withUnsafeBufferPointer { r in
+            for n in indexes where n != i && r[n].state == .up { return true }
+            return false
+        }
     }
 
     /// Re-reads a Down route's evidence. A link state (ours from netlink, the
@@ -350,10 +378,6 @@ public struct RouteTable: Sendable {
         guard next.code != current.code else { return }
         routes[i].diagnosis = next
         pending.append(.routeDiagnosis(routes[i].route.id, next))
-    }
-
-    private func peerAlive(_ peer: NodeID, besides i: Int) -> Bool {
-        peers[peer]?.routes.contains { $0 != i && routes[$0].state == .up } ?? false
     }
 
     // MARK: Membership (RouteTable+Membership.swift)
@@ -390,11 +414,15 @@ public struct RouteTable: Sendable {
     private mutating func reselect(_ peer: NodeID, now: Instant) {
         guard let p = peers[peer] else { return }
         let activeUp = p.active.flatMap { index[$0] }.map { routes[$0].state == .up } ?? false
-        let chosen = selector.choose(current: p.active, count: p.routes.count) { n in
-            let s = routes[p.routes[n]]
-            // A route still settling after a Down does not take traffic from an Up one.
-            let usable = s.state == .up && (s.route.id == p.active || !activeUp || !s.monitor.isSettling(now: now))
-            return RouteSelector.Candidate(id: s.route.id, up: usable, priority: s.route.priority, smoothedRTT: s.monitor.rtt.smoothed)
+        let chosen = routes.withUnsafeBufferPointer { routes in
+            selector.choose(current: p.active, count: p.routes.count) { n in
+                // Fields read in place: copying a RouteStatus retains its strings and history.
+                let r = p.routes[n]
+                let id = routes[r].route.id
+                // A route still settling after a Down does not take traffic from an Up one.
+                let usable = routes[r].state == .up && (id == p.active || !activeUp || !routes[r].monitor.isSettling(now: now))
+                return RouteSelector.Candidate(id: id, up: usable, priority: routes[r].route.priority, smoothedRTT: routes[r].monitor.rtt.smoothed)
+            }
         }
         guard chosen != p.active else { return }
         peers[peer]?.active = chosen
