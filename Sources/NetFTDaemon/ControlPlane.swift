@@ -47,7 +47,9 @@ final class ControlPlane: @unchecked Sendable {
     private var neighbours: [IPAddress: UInt64] = [:]
     private var thread: Thread?
     private var running = true
-    private var mirroredAt = Date.distantPast
+    /// When the route map was last mirrored, on the monotonic clock (seconds):
+    /// a wall-clock step back must not stop the mirror until the clock catches up.
+    private var mirroredAt = -Double.infinity
     private var mirrorWanted = true
 
     init(
@@ -110,7 +112,7 @@ final class ControlPlane: @unchecked Sendable {
         while running {
             for i in fds.indices { fds[i].revents = 0 }
             // A mirror wanted soon wakes the loop in time for it.
-            let due = 0.05 - Date().timeIntervalSince(mirroredAt)
+            let due = 0.05 - (MonotonicClock.seconds - mirroredAt)
             let wait: Int32 = mirrorWanted && mirror != nil ? Int32(max(1, min(1000, due * 1000))) : 1000
             _ = poll(&fds, nfds_t(fds.count), wait)
             if fds[0].revents != 0 { followInterfaces() }
@@ -134,10 +136,10 @@ final class ControlPlane: @unchecked Sendable {
                 messages.removeAll(keepingCapacity: true)
             }
             // The pinned route map follows events (at most every 50 ms) and RTT and loss every 5 s.
-            let sinceMirror = Date().timeIntervalSince(mirroredAt)
+            let sinceMirror = MonotonicClock.seconds - mirroredAt
             if mirror != nil && ((mirrorWanted && sinceMirror > 0.05) || sinceMirror > 5) {
                 mirrorWanted = false
-                mirroredAt = Date()
+                mirroredAt = MonotonicClock.seconds
                 let back = mailbox
                 datapath.post(.routeMirror { back.post(.mirror($0)) })
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NetFTDataplane
 import Synchronization
 
 /// How the node writes its log: the cluster-log line shape for people, or one
@@ -86,8 +87,8 @@ public final class LogSink: Sendable {
 
     /// Waits (at most `seconds`) until every queued line is written: before exit.
     public func flush(seconds: Double = 2) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && state.withLock({ !$0.lines.isEmpty || $0.writing }) { usleep(1000) }
+        let deadline = MonotonicClock.seconds + seconds
+        while MonotonicClock.seconds < deadline && state.withLock({ !$0.lines.isEmpty || $0.writing }) { usleep(1000) }
     }
 
     /// write(2) to standard error; a closed or broken stream loses the text, never the process.

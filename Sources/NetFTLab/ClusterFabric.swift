@@ -343,8 +343,8 @@ public final class ClusterFabric {
         guard let process = daemons.removeValue(forKey: name) else { return nil }
         guard process.isRunning else { return process.terminationStatus }
         kill(process.processIdentifier, signal)
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        let deadline = MonotonicClock.seconds + seconds
+        while process.isRunning && MonotonicClock.seconds < deadline { usleep(10_000) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -386,8 +386,9 @@ public final class ClusterFabric {
 
     /// Polls `condition` every 10 ms until it holds or `seconds` pass.
     public func wait(seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        // The monotonic clock: a test that steps the wall clock still waits its seconds.
+        let deadline = MonotonicClock.seconds + seconds
+        while MonotonicClock.seconds < deadline {
             if condition() { return true }
             usleep(10_000)
         }
@@ -547,8 +548,8 @@ public final class ClusterFabric {
     /// SIGTERM, then SIGKILL after 3 s, to every pid; waits until they are gone.
     static func stop(_ pids: Set<Int32>) {
         for pid in pids { kill(pid, SIGTERM) }
-        let deadline = Date().addingTimeInterval(3)
-        while Date() < deadline && pids.contains(where: isAlive) { usleep(10_000) }
+        let deadline = MonotonicClock.seconds + 3
+        while MonotonicClock.seconds < deadline && pids.contains(where: isAlive) { usleep(10_000) }
         for pid in pids where isAlive(pid) { kill(pid, SIGKILL) }
         while pids.contains(where: isAlive) { usleep(10_000) }
     }

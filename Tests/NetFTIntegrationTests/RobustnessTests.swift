@@ -252,6 +252,56 @@ struct RobustnessTests {
         }
     }
 
+    /// Steps CLOCK_REALTIME by `seconds` (as `date -s` or a bad NTP server would).
+    static func stepWallClock(by seconds: Int) throws {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        now.tv_sec += seconds
+        guard clock_settime(CLOCK_REALTIME, &now) == 0 else { throw SystemError("step the wall clock by \(seconds) s", errno: errno) }
+    }
+
+    /// The wall clock stepped an hour back (an operator's `date -s`, a bad NTP
+    /// server) and forward again: no route goes down, traffic flows, and the
+    /// pinned route map still follows a route change at once (it waited for
+    /// the wall clock to catch up before the mirror kept its time on the
+    /// monotonic clock).
+    @Test func aWallClockStepChangesNothing() throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = .xdp
+        let fabric = try upFabric(spec, tag: "clk")
+        defer { fabric.tearDown() }
+        let n2 = fabric.node("node2")
+        let stream = try TrafficStream(from: fabric.node("node1").namespace, to: n2.namespace, address: n2.virtualIPv4)
+        defer { stream.stop() }
+        #expect(stream.waitForFlow(after: 0, seconds: 5))
+        func pinnedState(_ network: String) -> String? {
+            let values = (try? OperatingTests.bpftoolJSON(["map", "dump", "pinned", "\(fabric.pinRoot)/node1/routes"])) ?? []
+            let value = values.compactMap { ($0["formatted"] as? [String: Any])?["value"] as? [String: Any] }.first { $0["network"] as? String == network }
+            return value?["state"] as? String
+        }
+        #expect(fabric.wait(seconds: 2) { pinnedState("net1") == "NETFT_ROUTE_UP" })
+        let t0 = stream.now
+        try Self.stepWallClock(by: -3600)
+        var stepped = true
+        defer { if stepped { try? Self.stepWallClock(by: 3600) } }
+        // A second of heartbeats and traffic on the stepped clock.
+        #expect(stream.waitForFlow(after: stream.now + 1, seconds: 3))
+        #expect(Self.downs(fabric, "node1") == 0 && Self.downs(fabric, "node2") == 0, "a route went down when the clock stepped back")
+        // A route change reaches the pinned map within its 50 ms bound, not an hour later.
+        try fabric.setLink("node1", network: 0, up: false)
+        #expect(fabric.wait(seconds: 2) { pinnedState("net1") == "NETFT_ROUTE_DOWN" }, "the pinned map still says \(pinnedState("net1") ?? "nothing") for net1")
+        try fabric.setLink("node1", network: 0, up: true)
+        #expect(fabric.waitAllRoutesUp(seconds: 10))
+        try Self.stepWallClock(by: 3600)
+        stepped = false
+        #expect(stream.waitForFlow(after: stream.now + 0.5, seconds: 3))
+        let window = stream.windowUntilNow(from: t0)
+        print("[robustness] wall clock an hour back and forward: \(window.received) datagrams, \(window.lost) lost, longest gap \(Int(window.longestGap * 1000)) ms")
+        #expect(window.lost == 0, "\(window.lost) datagrams lost across the clock steps and the link cut")
+        #expect(fabric.routes("node1").allSatisfy { $0["state"] as? String == "up" })
+    }
+
     @Test func aStarvedUMEMStillAnswersHeartbeats() throws {
         try requireKernelLab()
         var spec = ClusterFabric.Spec()
