@@ -58,7 +58,12 @@ public final class ValidationProber {
 
     deinit { for fd in sockets { close(fd) } }
 
-    /// Probes for `milliseconds`, answering the peers' probes all along.
+    /// Probes for `milliseconds`, answering the peers' probes all along. Runs
+    /// started on every node "at once" still start apart (a slow start on a
+    /// loaded host): probing goes on, up to twice as long, while a peer has
+    /// not answered, and then the node keeps answering (sending nothing) for
+    /// half the time more, so a run that started later still gets its
+    /// probes answered.
     public func run(milliseconds: Int) -> [ValidationFacts.RouteProbe] {
         var probes: [[ValidationFacts.RouteProbe]] = links.map { link in
             link.peers.map { ValidationFacts.RouteProbe(network: link.network, peer: $0.name, local: link.address, remote: $0.address) }
@@ -70,8 +75,17 @@ public final class ValidationProber {
         var tick = 0
         var fds = sockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while Self.now() - start < UInt64(milliseconds) * 1_000_000 {
-            if Self.now() >= nextSend {
+        /// When probing stopped (from the start); answering goes on after it.
+        var probingEnded: UInt64?
+        let window = UInt64(milliseconds) * 1_000_000
+        // A peer has not answered our probes yet (small or full-size): its run may not have started.
+        func someoneSilent() -> Bool { probes.joined().contains { $0.replies == 0 || $0.fullReplies == 0 } }
+        while true {
+            let elapsed = Self.now() - start
+            let probing = elapsed < window || (elapsed < 2 * window && someoneSilent())
+            guard probing || elapsed < (probingEnded ?? elapsed) + window / 2 else { break }
+            if !probing && probingEnded == nil { probingEnded = elapsed }
+            if probing && Self.now() >= nextSend {
                 // Every 100 ms a small probe to each peer; every fifth a full-size one too.
                 for (l, link) in links.enumerated() {
                     for (p, peer) in link.peers.enumerated() {

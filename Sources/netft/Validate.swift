@@ -17,7 +17,9 @@ struct Validate: ParsableCommand {
             and matching MTUs (both ends' NIC MTU, and full-size probes with DF set).
 
             Before going live, run it on every node at the same time: each run probes the
-            others for --duration seconds and answers their probes. With the daemon
+            others for --duration seconds (up to twice as long while a peer has not
+            answered yet, as when its run starts late) and answers their probes, then
+            goes on answering for half of --duration, so runs that start apart still meet. With the daemon
             running it cannot bind the port, so reachability comes from the daemon's
             routes instead.
 
@@ -30,7 +32,7 @@ struct Validate: ParsableCommand {
     @Option(name: .shortAndLong, help: "The cluster configuration (YAML). Default: $NETFT_CONFIG (set by `netft lab exec`), else /etc/netft/netft.yaml.")
     var config: String?
     @Option(help: "This node's name (default: the node owning one of this host's addresses).") var node: String?
-    @Option(help: "Seconds to probe and answer the peers' probes.") var duration = 3.0
+    @Option(help: "Seconds to probe and answer the peers' probes (longer while a peer is silent; then half as long answering only).") var duration = 3.0
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(help: "Also write the report as an HTML page to this file.") var html: String?
 

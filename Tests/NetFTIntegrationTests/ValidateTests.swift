@@ -10,14 +10,17 @@ import Testing
 /// drop, two NICs in one subnet, an MTU mismatch, a NIC down, one network only.
 @Suite("Network validation", .serialized)
 struct ValidateTests {
-    /// Every node's run, started together; its exit status and decoded report.
-    static func validateAll(_ fabric: ClusterFabric, extra: [String] = []) throws -> [String: (status: Int32, report: ValidationReport, stderr: String)] {
+    /// Every node's run, started together (or each `stagger` seconds after the
+    /// one before); its exit status and decoded report.
+    static func validateAll(_ fabric: ClusterFabric, extra: [String] = [], stagger: Double = 0) throws -> [String: (status: Int32, report: ValidationReport, stderr: String)] {
         let results = Mutex([String: NetFTResult]())
         let group = DispatchGroup()
         let config = fabric.configPath
-        for node in fabric.nodes {
+        for (i, node) in fabric.nodes.enumerated() {
             let namespace = node.namespace, name = node.name
-            DispatchQueue.global().async(group: group) {
+            group.enter()
+            DispatchQueue.global().asyncAfter(deadline: .now() + stagger * Double(i)) {
+                defer { group.leave() }
                 let result = (try? runNetft(["validate", "--config", config, "--duration", "1.5", "--json"] + extra, namespace: namespace))
                     ?? NetFTResult(status: -1, stdout: "", stderr: "could not run netft")
                 results.withLock { $0[name] = result }
@@ -113,6 +116,20 @@ struct ValidateTests {
         }
         let html = try String(contentsOfFile: "\(fabric.workDirectory)/report.html", encoding: .utf8)
         #expect(html.contains("<table>") && html.contains("single point of failure") && html.contains("class=\"warning\""))
+    }
+
+    /// "At the same time" on real hosts means seconds apart: node2's run starts
+    /// after node1's --duration has passed, and both still see every route
+    /// reachable both ways (node1 probes on while node2 has not answered, then answers).
+    @Test func runsThatStartApartStillMeet() throws {
+        try requireKernelLab()
+        let fabric = try ClusterFabric(spec: ClusterFabric.Spec(), binary: netftBinary, tag: "validl")
+        defer { fabric.tearDown() }
+        let runs = try Self.validateAll(fabric, stagger: 1.8)
+        for (name, run) in runs {
+            #expect(run.status == 0, "\(name): \(run.report.checks.filter { $0.verdict != .pass })")
+            #expect(Self.checks(run.report, "reachability", .pass).count == 2, "\(name): \(Self.checks(run.report, "reachability"))")
+        }
     }
 
     @Test func aRefusedConfigurationExitsTwoWithTheLine() throws {
