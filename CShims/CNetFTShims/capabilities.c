@@ -112,9 +112,9 @@ int netft_capabilities_limit(uint64_t keep)
 	 * sleeps was no bound on a saturated host). One that did not answer may
 	 * have exited after it was asked: what counts then is that every thread
 	 * still alive holds only `keep` (capget), or the call fails. A thread that
-	 * blocks the signal never answers: seen, an idle libdispatch worker
-	 * (its mask leaves only fault signals) alive during set-up; waiting 10 s
-	 * did not outlast it, so the wait stays short. */
+	 * blocks the signal never answers: netft_signals_open clears the mask a
+	 * parent left before any thread exists, so only a thread a library
+	 * started with its own mask could. */
 	struct timespec pause = { 0, 1000000 }, start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (atomic_load(&threads_done) < asked) {

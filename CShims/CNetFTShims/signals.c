@@ -9,6 +9,18 @@
 
 int netft_signals_open(void)
 {
+	/* A clean slate first: a parent may have spawned us with signals blocked
+	 * (a libdispatch or Swift concurrency thread blocks nearly all, and a
+	 * test harness spawns from one) or ignored, and exec keeps both. Blocked,
+	 * no thread would answer the capability drop's signal; an ignored
+	 * SIGTERM would never reach the signalfd. */
+	sigset_t none;
+	sigemptyset(&none);
+	if (pthread_sigmask(SIG_SETMASK, &none, NULL) != 0)
+		return -errno;
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

@@ -130,7 +130,7 @@ public final class NodeRuntime {
             logger.info("[NETFT] set-up done: keeping only \(Capabilities.kept.map(\.name).joined(separator: ", ")), no_new_privs")
         } catch {
             // This thread has dropped by then; a thread that blocks the signal
-            // (an idle libdispatch worker during set-up) keeps what it had.
+            // (one a library started with its own mask) keeps what it had.
             logger.warning("[NETFT] \(error): not every thread could be limited; a thread that blocks signals keeps the capabilities the node started with until it exits")
         }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

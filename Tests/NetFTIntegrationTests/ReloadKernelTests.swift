@@ -98,6 +98,10 @@ struct ReloadKernelTests {
                 #expect(downs.isEmpty, "\(name): routes among the first three went down: \(downs)")
             } when: { hostStalled }
         }
+        // Every daemon, node4 too, dropped its capabilities on every thread.
+        for name in first {
+            #expect(!fabric.log(name).contains("not every thread could be limited"), "\(name) kept full capabilities on a thread")
+        }
         // node4's frames took AF_XDP: the classifiers admitted it on reload.
         #expect(joined.dataViaAFXDP > 0 && joined.kernelShare < 0.01, "\(joined.summary)")
     }

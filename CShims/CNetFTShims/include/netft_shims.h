@@ -253,7 +253,8 @@ int netft_capabilities_limit(uint64_t keep);
 long netft_udp_sendto_from(int fd, const void *buf, size_t len, const struct sockaddr *to, uint32_t tolen, uint32_t source_be);
 
 /* ---- signals ---- */
-/* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and returns a signalfd for them. */
+/* Clears the signal mask and dispositions a parent left, then blocks SIGINT, SIGTERM and SIGHUP
+ * in the calling thread (call it before any other thread exists) and returns a signalfd for them. */
 int netft_signals_open(void);
 /* The next pending signal number, 0 if none, or -errno. */
 int netft_signals_read(int fd);
