@@ -23,6 +23,23 @@ struct RobustnessTests {
         ((status(fabric, node)[group] as? [String: Any])?[name] as? NSNumber)?.uint64Value ?? 0
     }
 
+    /// Two nodes on the xdp dataplane, all routes up, node1 streaming to node2 and the stream flowing.
+    static func streaming(tag: String) throws -> (ClusterFabric, TrafficStream) {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = .xdp
+        let fabric = try upFabric(spec, tag: tag)
+        do {
+            let node2 = fabric.node("node2")
+            let stream = try TrafficStream(from: fabric.node("node1").namespace, to: node2.namespace, address: node2.virtualIPv4)
+            #expect(stream.waitForFlow(after: stream.now, seconds: 5))
+            return (fabric, stream)
+        } catch {
+            fabric.tearDown()
+            throw error
+        }
+    }
+
     /// A Unix stream socket connected to `path` (nil on failure).
     static func unixClient(_ path: String, receiveBuffer: Int32? = nil) -> Int32? {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -205,15 +222,12 @@ struct RobustnessTests {
     }
 
     @Test func aPeerWhoseMACChangesIsReachedAgainWithinASecond() throws {
-        try requireKernelLab()
-        var spec = ClusterFabric.Spec()
-        spec.dataplane = .xdp
-        let fabric = try upFabric(spec, tag: "mac")
-        defer { fabric.tearDown() }
+        let (fabric, stream) = try Self.streaming(tag: "mac")
+        defer {
+            stream.stop()
+            fabric.tearDown()
+        }
         let node2 = fabric.node("node2")
-        let stream = try TrafficStream(from: fabric.node("node1").namespace, to: node2.namespace, address: node2.virtualIPv4)
-        defer { stream.stop() }
-        #expect(stream.waitForFlow(after: stream.now, seconds: 5))
         let sentBefore = Self.counter(fabric, "node1", "datapath", "af_xdp_tx_frames")
         let downsBefore = (Self.downs(fabric, "node1"), Self.downs(fabric, "node2"))
         let changedAt = stream.now
@@ -266,15 +280,11 @@ struct RobustnessTests {
     /// the wall clock to catch up before the mirror kept its time on the
     /// monotonic clock).
     @Test func aWallClockStepChangesNothing() throws {
-        try requireKernelLab()
-        var spec = ClusterFabric.Spec()
-        spec.dataplane = .xdp
-        let fabric = try upFabric(spec, tag: "clk")
-        defer { fabric.tearDown() }
-        let n2 = fabric.node("node2")
-        let stream = try TrafficStream(from: fabric.node("node1").namespace, to: n2.namespace, address: n2.virtualIPv4)
-        defer { stream.stop() }
-        #expect(stream.waitForFlow(after: 0, seconds: 5))
+        let (fabric, stream) = try Self.streaming(tag: "clk")
+        defer {
+            stream.stop()
+            fabric.tearDown()
+        }
         func pinnedState(_ network: String) -> String? {
             let values = (try? OperatingTests.bpftoolJSON(["map", "dump", "pinned", "\(fabric.pinRoot)/node1/routes"])) ?? []
             let value = values.compactMap { ($0["formatted"] as? [String: Any])?["value"] as? [String: Any] }.first { $0["network"] as? String == network }
