@@ -80,8 +80,12 @@ extension ClusterFabric {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
             process.arguments = ["--net=\(NetworkNamespace.path(wan))", binary, "lab", "wan-relay", "near", "far", "--delay-ms", "\(spec.wanDelayMilliseconds)"]
                 + (spec.daemonsOutliveCreator ? [] : ["--stop-with-pid", "\(getpid())"])
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            // A relay that cannot start says why in the lab's logs, beside the daemons'.
+            let log = "\(logDirectory)/\(wan.replacingOccurrences(of: "\(tag)-", with: "")).log"
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = handle
+            process.standardError = handle
             try process.run()
             relays.append(process)
         }
