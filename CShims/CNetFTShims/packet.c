@@ -30,7 +30,7 @@ int netft_packet_send(int ifindex, const void *frame, size_t len)
  * itself) with a virtio-net header before each, and sends frames out of it
  * the same way: the header carries GSO and partial checksums across, so a
  * frame written back out is the skb that came in (the lab's WAN relay). */
-int netft_packet_open_relay(int ifindex)
+int netft_packet_open_relay(int ifindex, int receive_buffer_bytes)
 {
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
 	if (fd < 0)
@@ -41,7 +41,10 @@ int netft_packet_open_relay(int ifindex)
 	at.sll_family = AF_PACKET;
 	at.sll_protocol = htons(ETH_P_ALL);
 	at.sll_ifindex = ifindex;
-	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) != 0 ||
+	/* FORCE: past rmem_max. A burst larger than the buffer is lost in the
+	 * socket, not in the relay's own queue, and only tp_drops tells. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer_bytes, sizeof(receive_buffer_bytes)) != 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) != 0 ||
 	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) != 0 ||
 	    bind(fd, (const struct sockaddr *)&at, sizeof(at)) != 0) {
 		int err = -errno;
@@ -49,4 +52,15 @@ int netft_packet_open_relay(int ifindex)
 		return err;
 	}
 	return fd;
+}
+
+/* Frames the kernel dropped for want of room in the socket since the last
+ * call (PACKET_STATISTICS resets on read), or -errno. */
+long long netft_packet_take_drops(int fd)
+{
+	struct tpacket_stats stats;
+	socklen_t len = sizeof(stats);
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &stats, &len) != 0)
+		return -errno;
+	return stats.tp_drops;
 }

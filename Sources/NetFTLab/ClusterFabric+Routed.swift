@@ -78,8 +78,10 @@ extension ClusterFabric {
         for wan in interSiteLinks {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-            process.arguments = ["--net=\(NetworkNamespace.path(wan))", binary, "lab", "wan-relay", "near", "far", "--delay-ms", "\(spec.wanDelayMilliseconds)"]
-                + (spec.daemonsOutliveCreator ? [] : ["--stop-with-pid", "\(getpid())"])
+            process.arguments = [
+                "--net=\(NetworkNamespace.path(wan))", binary, "lab", "wan-relay", "near", "far", "--delay-ms", "\(spec.wanDelayMilliseconds)",
+                "--stats", relayStatsPath(wan),
+            ] + (spec.daemonsOutliveCreator ? [] : ["--stop-with-pid", "\(getpid())"])
             // A relay that cannot start says why in the lab's logs, beside the daemons'.
             let log = "\(logDirectory)/\(wan.replacingOccurrences(of: "\(tag)-", with: "")).log"
             _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -89,6 +91,26 @@ extension ClusterFabric {
             try process.run()
             relays.append(process)
         }
+    }
+
+    private func relayStatsPath(_ wan: String) -> String {
+        "\(logDirectory)/\(wan.replacingOccurrences(of: "\(tag)-", with: "")).stats.json"
+    }
+
+    /// What the inter-site relays did so far, all networks together (at most
+    /// 100 ms old). A frame they dropped in their own socket is the lab's
+    /// loss, not the WAN's nor netft's: a scenario that sees one says so.
+    public var relayCounts: WANRelay.Counts {
+        var total = WANRelay.Counts()
+        for wan in interSiteLinks {
+            guard let data = FileManager.default.contents(atPath: relayStatsPath(wan)),
+                let counts = try? JSONDecoder().decode(WANRelay.Counts.self, from: data)
+            else { continue }
+            total.relayed += counts.relayed
+            total.dropped += counts.dropped
+            total.droppedInSocket += counts.droppedInSocket
+        }
+        return total
     }
 
     /// Takes network `k`'s inter-site link down or up (the router's side loses

@@ -95,8 +95,9 @@ public final class LabRunner {
     }
 
     func scenarioOutcome(_ scenario: LabScenario) -> ScenarioResult {
+        let relayedBefore = fabric.relayCounts
         do {
-            let result: ScenarioResult
+            var result: ScenarioResult
             switch scenario {
             case .linkDown: result = try linkDown()
             case .firewall: result = try firewall(bothWays: true, network: 0)
@@ -108,6 +109,12 @@ public final class LabRunner {
             case .restart: result = try restart()
             case .routerFailure: result = try halvesCut(.router)
             case .interSiteLink: result = try halvesCut(.interSiteLink)
+            }
+            // A loss in the lab's own relay is not the network's nor netft's: named apart.
+            let lostInRelay = fabric.relayCounts.droppedInSocket - relayedBefore.droppedInSocket
+            if lostInRelay > 0 {
+                result.passed = false
+                result.failures.append("the lab's inter-site relay dropped \(lostInRelay) frames in its own socket (the instrument's loss; see wanK.stats.json)")
             }
             // Every scenario leaves the fabric as it found it: all routes up and
             // traffic back on the preferred network (after the hold-down).

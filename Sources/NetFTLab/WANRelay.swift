@@ -9,6 +9,11 @@ import NetFTDataplane
 /// Frames keep their virtio-net header, so GSO frames and partial checksums
 /// cross as they came. Each direction holds at most `limitBytes` in flight;
 /// past that a frame is dropped and counted, as a WAN's buffer would.
+///
+/// Each socket gets `receiveBufferBytes` (16 MiB): with the default 208 KiB
+/// a failover's burst of ~175 resent frames overflowed it, the kernel dropped
+/// ten, and the lab blamed lossless failover for the instrument's loss. Those
+/// drops are counted too (`droppedInSocket`), so the lab can tell them apart.
 public final class WANRelay {
     /// A frame waiting for its departure time (monotonic nanoseconds).
     struct Pending {
@@ -25,6 +30,8 @@ public final class WANRelay {
         var bytesQueued = 0
         var relayed: UInt64 = 0
         var dropped: UInt64 = 0
+        /// Dropped by the kernel before the relay read them (its socket full).
+        var droppedInSocket: UInt64 = 0
 
         var next: UInt64? { head < queue.count ? queue[head].due : nil }
     }
@@ -35,11 +42,11 @@ public final class WANRelay {
     /// One read: a virtio-net header and up to a 64 KiB GSO frame.
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536 + 64, alignment: 16)
 
-    public init(between a: String, and b: String, delayMilliseconds: UInt64, limitBytes: Int = 16 << 20) throws {
+    public init(between a: String, and b: String, delayMilliseconds: UInt64, limitBytes: Int = 16 << 20, receiveBufferBytes: Int32 = 16 << 20) throws {
         func open(_ name: String) throws -> Int32 {
             let index = Int32(if_nametoindex(name))
             guard index > 0 else { throw SystemError("find interface \(name)", errno: errno) }
-            let fd = netft_packet_open_relay(index)
+            let fd = netft_packet_open_relay(index, receiveBufferBytes)
             guard fd >= 0 else { throw SystemError("open a packet socket on \(name)", errno: -fd) }
             return fd
         }
@@ -59,15 +66,48 @@ public final class WANRelay {
         buffer.deallocate()
     }
 
-    /// Frames relayed and dropped (queue full or refused by the interface), both ways.
-    public var counts: (relayed: UInt64, dropped: UInt64) {
-        (directions.reduce(0) { $0 + $1.relayed }, directions.reduce(0) { $0 + $1.dropped })
+    /// What the relay did, both ways together.
+    public struct Counts: Codable, Equatable, Sendable {
+        public var relayed: UInt64 = 0
+        /// Its queue full, or refused by the interface: the WAN's own loss.
+        public var dropped: UInt64 = 0
+        /// Dropped by the kernel in the relay's socket: the instrument's loss.
+        public var droppedInSocket: UInt64 = 0
+        public init(relayed: UInt64 = 0, dropped: UInt64 = 0, droppedInSocket: UInt64 = 0) {
+            self.relayed = relayed
+            self.dropped = dropped
+            self.droppedInSocket = droppedInSocket
+        }
+        enum CodingKeys: String, CodingKey {
+            case relayed, dropped
+            case droppedInSocket = "dropped_in_socket"
+        }
     }
 
-    /// Relays until `keepGoing` says no (asked at least every 100 ms).
-    public func run(while keepGoing: () -> Bool) {
+    public var counts: Counts {
+        for i in directions.indices {
+            let taken = netft_packet_take_drops(directions[i].from)
+            if taken > 0 { directions[i].droppedInSocket += UInt64(taken) }
+        }
+        return Counts(
+            relayed: directions.reduce(0) { $0 + $1.relayed }, dropped: directions.reduce(0) { $0 + $1.dropped },
+            droppedInSocket: directions.reduce(0) { $0 + $1.droppedInSocket })
+    }
+
+    /// Relays until `keepGoing` says no (asked at least every 100 ms), and
+    /// hands `report` the counts at most every 100 ms while they change, and at the end.
+    public func run(while keepGoing: () -> Bool, report: (Counts) -> Void = { _ in }) {
         var fds = directions.map { pollfd(fd: $0.from, events: Int16(POLLIN), revents: 0) }
+        var reported = Counts()
+        var reportedAt: UInt64 = 0
+        defer { report(counts) }
         while keepGoing() {
+            if MonotonicClock.nanoseconds - reportedAt >= 100_000_000 {
+                let now = counts
+                if now != reported { report(now) }
+                reported = now
+                reportedAt = MonotonicClock.nanoseconds
+            }
             let now = MonotonicClock.nanoseconds
             let due = directions.compactMap(\.next).min()
             let wait = due.map { $0 > now ? Int32(min(($0 - now + 999_999) / 1_000_000, 100)) : 0 } ?? 100

@@ -21,10 +21,15 @@ extension Lab {
         @Argument(help: "The other side's interface.") var b: String
         @Option(help: "One-way delay in milliseconds.") var delayMs: UInt64 = 10
         @Option(help: "Stop when the process with this pid exits.") var stopWithPid: Int32?
+        @Option(help: "Keep the relay's counts in this JSON file (relayed, dropped, dropped_in_socket).") var stats: String?
 
         func run() throws {
             let relay = try WANRelay(between: a, and: b, delayMilliseconds: delayMs)
-            relay.run { stopWithPid.map { kill($0, 0) == 0 } ?? true }
+            relay.run(while: { stopWithPid.map { kill($0, 0) == 0 } ?? true }) { counts in
+                guard let stats, let json = try? JSONEncoder().encode(counts) else { return }
+                // Whole or not at all: the lab may read it at any moment.
+                try? json.write(to: URL(fileURLWithPath: stats), options: .atomic)
+            }
         }
     }
 }

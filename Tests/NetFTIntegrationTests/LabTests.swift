@@ -126,23 +126,21 @@ struct LabTests {
         var path = PathCounters()
         var routes: [[String: Any]] = []
         var relays: (Bool, Bool) = (false, false)
+        var relayed = WANRelay.Counts()
         let results = try Self.runLab(spec, [.interSiteLink, .linkDown]) { fabric in
             path = fabric.pathCounters()
             routes = fabric.routes("node1")
             relays.0 = fabric.relaysRunning
+            relayed = fabric.relayCounts
             fabric.tearDown()
             relays.1 = fabric.relaysRunning
         }
         #expect(relays == (true, false), "the relays ran with the fabric and stopped with it")
+        // The instrument lost nothing itself: once its 208 KiB sockets overflowed
+        // in a failover's resend burst, and the lab blamed lossless failover.
+        #expect(relayed.relayed > 1_000 && relayed.droppedInSocket == 0, "relays: \(relayed)")
         for result in results {
-            // Seen once in CI (xdp): 7 of ~2000 datagrams lost across the cut with
-            // 173 resent, every other check passing. A real gap of lossless failover
-            // over a 30 ms path, not understood yet: recorded, never hidden.
-            let onlyLoss = result.name == LabScenario.interSiteLink.rawValue && !result.failures.isEmpty
-                && result.failures.allSatisfy { $0.contains("datagrams lost") } && (result.lost_packets ?? 0) < 50
-            withKnownIssue("lossless failover across a delayed inter-site link lost frames in flight", isIntermittent: true) {
-                #expect(result.passed, "[\(dataplane), sites] \(result.name): \(result.failures.joined(separator: "; "))")
-            } when: { onlyLoss }
+            #expect(result.passed, "[\(dataplane), sites] \(result.name): \(result.failures.joined(separator: "; "))")
         }
         // node2 is at the other site (30 ms there and back), node3 at node1's.
         for route in routes {

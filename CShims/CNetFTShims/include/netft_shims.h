@@ -154,7 +154,9 @@ int netft_peer_pid(int fd);
 /* Sends one whole Ethernet frame (destination MAC first) out of ifindex. */
 int netft_packet_send(int ifindex, const void *frame, size_t len);
 /* AF_PACKET on ifindex, every frame in with a virtio-net header, own frames ignored; fd or -errno. */
-int netft_packet_open_relay(int ifindex);
+int netft_packet_open_relay(int ifindex, int receive_buffer_bytes);
+/* Frames dropped in the socket since the last call (PACKET_STATISTICS), or -errno. */
+long long netft_packet_take_drops(int fd);
 
 /* ---- namespaces ---- */
 /* Moves the calling thread into the network namespace open at fd. */
