@@ -81,9 +81,9 @@ final class ControlServer: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("open socket", errno: errno) }
         defer { Glibc.close(fd) }
-        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        try SocketOption.receiveTimeout(timeout).set(on: fd, "the control socket")
+        try SocketOption.sendTimeout(timeout).set(on: fd, "the control socket")
         var (address, length) = UnixAddress.make(path)
         let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } }
         guard connected == 0 else { throw SystemError("connect to the netft daemon at \(path) (is it running?)", errno: errno) }

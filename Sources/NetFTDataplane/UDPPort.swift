@@ -85,24 +85,26 @@ public final class UDPPort: DataplanePort {
         let v4 = link.address.isIPv4
         let fd = socket(v4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("open UDP socket for \(link.name)", errno: errno) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        // Bound to the device: each route leaves by its own NIC, never by the routing table's choice.
-        let bound = link.name.withCString { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, $0, socklen_t(link.name.utf8.count)) }
-        // Never fragment: the virtual adapter's MTU leaves room for netft's headers.
-        var pmtu: Int32 = 2  // IP_PMTUDISC_DO
-        setsockopt(fd, v4 ? Int32(IPPROTO_IP) : Int32(IPPROTO_IPV6), v4 ? 10 : 23, &pmtu, socklen_t(MemoryLayout<Int32>.size))
+        do {
+            try SocketOption.reuseAddress.set(on: fd, "netft's UDP socket on \(link.name)")
+            // Bound to the device: each route leaves by its own NIC, never by the routing table's choice.
+            try SocketOption.bindToDevice(link.name).set(on: fd, "netft's UDP socket on \(link.name)")
+            // Never fragment: the virtual adapter's MTU leaves room for netft's headers.
+            try SocketOption.dontFragment(ipv4: v4).set(on: fd, "netft's UDP socket on \(link.name)")
+            try SocketOption.receiveBuffer(4 << 20).set(on: fd, "netft's UDP socket on \(link.name)")
+            try SocketOption.sendBuffer(4 << 20).set(on: fd, "netft's UDP socket on \(link.name)")
+        } catch {
+            close(fd)
+            throw error
+        }
         // Runs of datagrams as one message; without it a GSO run is cut on arrival.
         _ = netft_udp_enable_gro(fd)
-        var buffer: Int32 = 4 << 20
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
         var storage = sockaddr_storage()
         let length = SocketAddress.write(Endpoint(link.address, port: port), to: &storage)
         let result = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
         }
-        if bound != 0 || result != 0 {
+        if result != 0 {
             let error = errno
             Glibc.close(fd)
             throw SystemError("bind UDP \(link.address):\(port) on \(link.name)", errno: error)

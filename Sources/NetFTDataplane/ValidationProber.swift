@@ -40,12 +40,7 @@ public final class ValidationProber {
             guard fd >= 0 else { throw SystemError("socket for \(link.address)", errno: errno) }
             sockets.append(fd)
             // DF on every probe: a full-size one that does not fit must be lost, not fragmented.
-            var dontFragment: Int32 = 2  // IP_PMTUDISC_DO / IPV6_PMTUDISC_DO
-            let level = link.address.isIPv4 ? Int32(IPPROTO_IP) : Int32(IPPROTO_IPV6)
-            let option: Int32 = link.address.isIPv4 ? 10 : 23  // IP_MTU_DISCOVER / IPV6_MTU_DISCOVER
-            guard setsockopt(fd, level, option, &dontFragment, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-                throw SystemError("set DF on \(link.address)", errno: errno)
-            }
+            try SocketOption.dontFragment(ipv4: link.address.isIPv4).set(on: fd, "the probe socket on \(link.address)")
             var storage = sockaddr_storage()
             let length = SocketAddress.write(Endpoint(link.address, port: port), to: &storage)
             let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) } }

@@ -96,6 +96,7 @@ public final class LabRunner {
 
     func scenarioOutcome(_ scenario: LabScenario) -> ScenarioResult {
         let relayedBefore = fabric.relayCounts
+        let streamBefore = lastStream
         do {
             var result: ScenarioResult
             switch scenario {
@@ -115,6 +116,10 @@ public final class LabRunner {
             if lostInRelay > 0 {
                 result.passed = false
                 result.failures.append("the lab's inter-site relay dropped \(lostInRelay) frames in its own socket (the instrument's loss; see wanK.stats.json)")
+            }
+            if let stream = lastStream, stream !== streamBefore, stream.droppedByReceiver > 0 {
+                result.passed = false
+                result.failures.append("the lab's stream receiver dropped \(stream.droppedByReceiver) datagrams in its own socket (the instrument's loss)")
             }
             // Every scenario leaves the fabric as it found it: all routes up and
             // traffic back on the preferred network (after the hold-down).

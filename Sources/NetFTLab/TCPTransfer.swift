@@ -44,8 +44,7 @@ public enum TCPTransfer {
         let receiver = NetworkNamespace.spawn(server) { () throws -> Result in
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             defer { close(fd) }
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            try SocketOption.reuseAddress.set(on: fd, "the TCP listener in \(server)")
             var sa = sockaddr_in()
             sa.sin_family = sa_family_t(AF_INET)
             sa.sin_port = port.bigEndian
@@ -57,8 +56,7 @@ public enum TCPTransfer {
             let conn = accept(fd, nil, nil)
             guard conn >= 0 else { throw SystemError("accept", errno: errno) }
             defer { close(conn) }
-            var timeout = timeval(tv_sec: Int(seconds), tv_usec: 0)
-            setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            try SocketOption.receiveTimeout(timeval(tv_sec: Int(seconds), tv_usec: 0)).set(on: conn, "the TCP receiver in \(server)")
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 8)
             let expected = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 8)
             defer { buffer.deallocate(); expected.deallocate() }

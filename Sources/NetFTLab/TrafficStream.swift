@@ -12,6 +12,8 @@ public final class TrafficStream: @unchecked Sendable {
     private var arrivals: [(seq: UInt32, at: Double)] = []
     private var sentAt: [Double] = []
     private var running = true
+    /// Datagrams the receiving socket itself dropped (buffer full): the instrument's loss, not the tunnel's.
+    private var receiverDrops: UInt32 = 0
     private var sender: NetworkNamespace.Spawned<Void>?
     private var receiver: NetworkNamespace.Spawned<Void>?
     private let clock0 = TrafficStream.monotonic()
@@ -28,8 +30,12 @@ public final class TrafficStream: @unchecked Sendable {
         let ready = DispatchSemaphore(value: 0)
         receiver = NetworkNamespace.spawn(to) { [self] in
             let socket = try UDPEndpoint(port: port)
+            // A failover's resent burst arrives at once; the default 208 KiB lost some at 20k datagrams/s.
+            try socket.receiveBuffer(bytes: 32 << 20)
             ready.signal()
             while isRunning {
+                let dropped = socket.dropped
+                if dropped > 0 { lock.withLock { receiverDrops = dropped } }
                 guard let datagram = socket.receive(timeoutMilliseconds: 50), datagram.count >= 4 else { continue }
                 let seq = datagram.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
                 let at = now
@@ -54,6 +60,9 @@ public final class TrafficStream: @unchecked Sendable {
         }
     }
 
+    /// Datagrams the receiving socket itself dropped so far (see `Window.droppedByReceiver`).
+    public var droppedByReceiver: Int { lock.withLock { Int(receiverDrops) } }
+
     private var isRunning: Bool { lock.withLock { running } }
 
     public func stop() {
@@ -70,6 +79,9 @@ public final class TrafficStream: @unchecked Sendable {
         /// The longest time without an arrival inside the window, in seconds.
         public var longestGap: Double
         public var received: Int
+        /// Datagrams the test's own receiving socket dropped since the stream
+        /// began (not only in the window): any is a broken measurement.
+        public var droppedByReceiver: Int = 0
     }
 
     /// Waits until datagrams sent after `time` arrive again (or `seconds` pass).
@@ -107,7 +119,7 @@ public final class TrafficStream: @unchecked Sendable {
 
     /// Losses and the longest gap between `start` and `end` (stream seconds).
     public func window(from start: Double, to end: Double) -> Window {
-        let (all, times) = lock.withLock { (arrivals, sentAt) }
+        let (all, times, drops) = lock.withLock { (arrivals, sentAt, receiverDrops) }
         let inside = all.filter { $0.at >= start && $0.at <= end }
         var gap = 0.0
         var last = start
@@ -119,6 +131,6 @@ public final class TrafficStream: @unchecked Sendable {
         // Datagrams sent during the window, and which of them arrived (at any time).
         let sentInside = Set(times.indices.filter { times[$0] >= start && times[$0] <= end }.map { UInt32($0) })
         let arrived = Set(all.map(\.seq)).intersection(sentInside)
-        return Window(lost: sentInside.count - arrived.count, longestGap: gap, received: inside.count)
+        return Window(lost: sentInside.count - arrived.count, longestGap: gap, received: inside.count, droppedByReceiver: Int(drops))
     }
 }

@@ -30,6 +30,15 @@ public final class UDPEndpoint {
 
     deinit { close(fd) }
 
+    /// Room for `bytes` of datagrams waiting to be read, past rmem_max: a test
+    /// receiver must not lose a failover's burst of resent frames itself.
+    public func receiveBuffer(bytes: Int32) throws(SystemError) {
+        try SocketOption.receiveBufferForce(bytes).set(on: fd, "a test receiver")
+    }
+
+    /// Datagrams the kernel dropped at this socket (its buffer full): the instrument's loss.
+    public var dropped: UInt32 { SocketOption.drops(on: fd) ?? 0 }
+
     public func send(_ payload: [UInt8], to host: String, port: UInt16) throws(SystemError) {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
