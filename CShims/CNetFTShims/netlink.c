@@ -97,6 +97,13 @@ static int parse_link(const struct nlmsghdr *nlh, struct parse_ctx *p)
 		case IFLA_NUM_RX_QUEUES:
 			link.rx_queues = mnl_attr_get_u32(attr);
 			break;
+		case IFLA_STATS64:
+			if (mnl_attr_get_payload_len(attr) >= sizeof(struct rtnl_link_stats64)) {
+				struct rtnl_link_stats64 stats;
+				memcpy(&stats, mnl_attr_get_payload(attr), sizeof(stats));
+				link.tx_dropped = stats.tx_dropped;
+			}
+			break;
 		}
 	}
 	if (p->link_cb)

@@ -134,11 +134,12 @@ public final class NodeRuntime {
             logger.warning("[NETFT] \(error): not every thread could be limited; a thread that blocks signals keeps the capabilities the node started with until it exits")
         }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let adapterName = adapter.name
         do {
             controlServer = try ControlServer(path: options.controlPath, group: group) { request, loop in
                 switch request {
                 case "status", "routes", "nodes":
-                    return NodeRuntime.status(inbox, on: loop).map { [UInt8](NodeStatus.encode($0)) }
+                    return NodeRuntime.status(inbox, on: loop, adapter: adapterName).map { [UInt8](NodeStatus.encode($0)) }
                         .recover { Array("{\"error\": \"\($0)\"}\n".utf8) }
                 case "reload":
                     return NodeRuntime.reload(toControl, on: loop)
@@ -149,7 +150,7 @@ public final class NodeRuntime {
             if let endpoint = options.metrics {
                 let metrics = NodeMetrics()
                 metricsServer = try MetricsServer(listen: endpoint, group: group) { loop in
-                    NodeRuntime.status(inbox, on: loop).map { metrics.render($0) }
+                    NodeRuntime.status(inbox, on: loop, adapter: adapterName).map { metrics.render($0) }
                 }
                 logger.info("[NETFT] Prometheus metrics on http://\(endpoint)/metrics")
             } else {
@@ -188,12 +189,21 @@ public final class NodeRuntime {
     }
 
     /// The datapath's status, or a failure if it does not answer within a second (stalled).
-    static func status(_ inbox: Mailbox<DatapathCommand>, on loop: any EventLoop) -> EventLoopFuture<NodeStatus> {
+    static func status(_ inbox: Mailbox<DatapathCommand>, on loop: any EventLoop, adapter: String) -> EventLoopFuture<NodeStatus> {
         let promise = loop.makePromise(of: NodeStatus.self)
         inbox.post(.status { promise.succeed($0) })
         // Whichever comes second is ignored.
         loop.scheduleTask(in: .seconds(1)) { promise.fail(RuntimeError("the datapath did not answer within 1 s (stalled?)")) }
-        return promise.futureResult
+        return promise.futureResult.map { status in
+            // The kernel's side of the adapter: what the stack dropped because the
+            // datapath did not read in time (the one loss netft cannot count itself).
+            // A netlink dump answers at once; it stays off the datapath thread.
+            var status = status
+            if let link = (try? Netlink()).flatMap({ try? $0.links() })?.first(where: { $0.name == adapter }) {
+                status.drops["adapter_queue_full"] = link.txDropped
+            }
+            return status
+        }
     }
 
     /// `netft reload`: the control plane reloads as on SIGHUP and the datapath

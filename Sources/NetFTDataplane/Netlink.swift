@@ -15,6 +15,9 @@ public final class Netlink {
         public var mac: [UInt8]
         /// Receive queues (RSS spreads flows over them); 1 when not reported.
         public var rxQueues: UInt32 = 1
+        /// Packets the kernel dropped on their way out of this link: for the
+        /// virtual adapter, its queue full because netft did not read in time.
+        public var txDropped: UInt64 = 0
         /// Administratively up with carrier: what "link up" means for a route.
         public var isOperational: Bool { isUp && hasCarrier }
     }
@@ -157,7 +160,7 @@ public final class Netlink {
         return Link(
             index: l.ifindex, name: name, isUp: l.flags & UInt32(IFF_UP) != 0,
             hasCarrier: l.flags & UInt32(0x10000) != 0,  // IFF_LOWER_UP
-            mtu: l.mtu, mac: withUnsafeBytes(of: l.mac, Array.init), rxQueues: max(1, l.rx_queues))
+            mtu: l.mtu, mac: withUnsafeBytes(of: l.mac, Array.init), rxQueues: max(1, l.rx_queues), txDropped: l.tx_dropped)
     }
 
     static func address(_ a: netft_nl_addr) -> Address {

@@ -330,4 +330,39 @@ struct RobustnessTests {
         #expect(fabric.waitAllRoutesUp(seconds: 1))
         #expect(!fabric.log("node1").contains("watchdog"), "the datapath never spun or stalled")
     }
+
+    /// A datapath that falls behind loses packets in the kernel, at the
+    /// adapter's queue, where netft cannot count them itself: status reads
+    /// them from the adapter's link statistics, so an operator sees them.
+    @Test func packetsTheAdapterQueueDroppedAreReported() throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = .xdp
+        let fabric = try upFabric(spec, tag: "tunq")
+        defer { fabric.tearDown() }
+        let before = Self.counter(fabric, "node1", "drops", "adapter_queue_full")
+        guard let pid = fabric.pid("node1") else {
+            Issue.record("node1's daemon is not running")
+            return
+        }
+        let node2 = fabric.node("node2")
+        // Frozen, the datapath reads nothing: 2000 packets meet a queue of 500.
+        kill(pid, SIGSTOP)
+        let sent = try NetworkNamespace.spawn(fabric.node("node1").namespace) { () throws -> Int in
+            let socket = try UDPEndpoint()
+            var sent = 0
+            for _ in 0..<2_000 where (try? socket.send([UInt8](repeating: 1, count: 100), to: "\(node2.virtualIPv4)", port: 9)) != nil { sent += 1 }
+            return sent
+        }.join(seconds: 10)
+        kill(pid, SIGCONT)
+        var reported: UInt64 = 0
+        let seen = fabric.wait(seconds: 5) {
+            reported = Self.counter(fabric, "node1", "drops", "adapter_queue_full")
+            return reported - before >= 1_000
+        }
+        print("[robustness] datapath frozen: \(sent) packets sent into the adapter, adapter_queue_full \(before) -> \(reported)")
+        #expect(sent == 2_000)
+        #expect(seen, "the adapter's queue held at most 500 of 2000: status must report the rest (\(reported - before))")
+        #expect(reported - before <= 1_600, "no more than were sent past the queue's room")
+    }
 }

@@ -174,6 +174,7 @@ struct netft_nl_link {
 	int operstate;        /* IF_OPER_* */
 	uint8_t mac[6];
 	unsigned int rx_queues; /* IFLA_NUM_RX_QUEUES (0: not reported) */
+	uint64_t tx_dropped;    /* IFLA_STATS64: packets dropped on the way out (a TUN's queue full) */
 };
 struct netft_nl_addr {
 	int ifindex;
