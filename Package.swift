@@ -68,6 +68,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // In-memory dataplane, adapter and fabric: whole nodes in one test process, no root.
+        .target(name: "NetFTTestSupport", dependencies: ["NetFTCore", "NetFTDataplane", "CNetFTShims"]),
         .executableTarget(
             name: "netft",
             dependencies: [
@@ -85,7 +87,10 @@ let package = Package(
         .testTarget(name: "NetFTCoreTests", dependencies: ["NetFTCore"]),
         .testTarget(
             name: "NetFTDaemonTests",
-            dependencies: ["NetFTDaemon", "NetFTCore", "NetFTLab", "NetFTDataplane"],
+            dependencies: [
+                "NetFTDaemon", "NetFTCore", "NetFTLab", "NetFTDataplane", "NetFTTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [.copy("Configs")]
         ),
         .testTarget(

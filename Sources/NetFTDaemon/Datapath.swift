@@ -21,7 +21,7 @@ final class Datapath {
     let me: ClusterConfig.Node
     let log: Logger
     var engine: NodeEngine
-    let adapter: VirtualAdapter
+    let adapter: any PacketAdapter
     let port: DataplanePort
     let mailbox: Mailbox<DatapathCommand>
     let watchdog: Watchdog
@@ -49,7 +49,7 @@ final class Datapath {
     private var running = true
     private var commands: [DatapathCommand] = []
     /// One adapter read: a virtio-net header and up to 64 KB.
-    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: VirtualAdapter.largestRead, alignment: 64)
+    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: largestAdapterRead, alignment: 64)
     private var unsent: UnsentRead?
     /// Receive-side coalescing before the adapter write (GRO).
     let coalescer = Coalescer()
@@ -96,7 +96,7 @@ final class Datapath {
     }
 
     init(
-        config: ClusterConfig, me: ClusterConfig.Node, log: Logger, engine: NodeEngine, adapter: VirtualAdapter, port: DataplanePort,
+        config: ClusterConfig, me: ClusterConfig.Node, log: Logger, engine: NodeEngine, adapter: any PacketAdapter, port: DataplanePort,
         routeLinks: [RouteID: (link: Int, remote: Endpoint)], retention: [NodeID: RetentionRing]?, facts: NodeFacts,
         mailbox: Mailbox<DatapathCommand>, watchdog: Watchdog, routesChanged: @escaping @Sendable () -> Void
     ) {

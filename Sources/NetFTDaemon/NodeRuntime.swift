@@ -91,35 +91,14 @@ public final class NodeRuntime {
             log: logger, datapath: inbox, interfaces: ifm, links: links, mirror: mirror, signals: signals, lock: lock,
             configPath: options.configPath, stopWithPID: options.stopWithPID, config: config, me: me)
 
-        let now = Instant.now
-        var table = RouteTable(localNode: me.id)
-        var routeLinks: [RouteID: (link: Int, remote: Endpoint)] = [:]
-        for route in plan.routes {
-            table.add(route, now: now)
-            if let link = links.firstIndex(where: { $0.name == route.localInterface }) { routeLinks[route.id] = (link, route.realRemote) }
-        }
-        for name in control.unusableLinks { table.linkChanged(interface: name, up: false, now: now) }
-        if let xdp = port as? XDPPort {
-            // The classifiers pass only our routes' remote addresses, each NIC its own.
-            var sources: [Int: [(address: IPAddress, node: NodeID)]] = [:]
-            for route in plan.routes {
-                if let link = routeLinks[route.id]?.link { sources[link, default: []].append((route.realRemote.address, route.peer)) }
-            }
-            try xdp.admitOnly(sources)
-        }
-        let theKey = try key ?? ClusterKey(secret: Array("netft security level none: unused".utf8))
         let watchdog = Watchdog(boundMilliseconds: options.watchdogMilliseconds, log: logger)
         let toControl = control.mailbox
-        var engine = NodeEngine(table: table, security: config.security, key: theKey)
-        engine.identity = Hello(nodeName: me.name, addresses: links.map { link in
-            let prefix = config.network(containing: link.address)?.subnet(containing: link.address)?.prefixLength ?? (link.address.isIPv4 ? 32 : 128)
-            return Hello.Address(link.address, prefixLength: UInt8(prefix))
-        })
-        datapath = Datapath(
-            config: config, me: me, log: logger, engine: engine, adapter: adapter,
-            port: port, routeLinks: routeLinks, retention: NodeRuntime.retention(config, me: me),
-            facts: .init(dataplaneReason: reason, warnings: plan.warnings),
-            mailbox: inbox, watchdog: watchdog, routesChanged: { toControl.post(.routesChanged) })
+        datapath = try Datapath.assemble(
+            config: config, me: me, key: key, plan: plan, port: port, adapter: adapter, unusableLinks: control.unusableLinks, log: logger,
+            facts: .init(dataplaneReason: reason, warnings: plan.warnings), mailbox: inbox, watchdog: watchdog,
+            routesChanged: { toControl.post(.routesChanged) })
+        // The classifiers pass only our routes' remote addresses, each NIC its own.
+        if let xdp = port as? XDPPort { try xdp.admitOnly(datapath.admittedSources) }
 
         // Privileged set-up is done (adapter, XDP, sockets, pins, netlink):
         // keep only what the running node uses. Threads started from here on
@@ -160,7 +139,7 @@ public final class NodeRuntime {
             try? group.syncShutdownGracefully()
             throw error
         }
-        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), session \(ClusterLog.hex(engine.sessions.localID)), security \(config.security)\(key.map { " (key \($0.fingerprint)\(options.keyForm == .passphrase ? ", a passphrase stretched with Argon2id" : ""))" } ?? ""), control \(options.controlPath) and @\(ControlServer.abstractName)")
+        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), session \(ClusterLog.hex(datapath.engine.sessions.localID)), security \(config.security)\(key.map { " (key \($0.fingerprint)\(options.keyForm == .passphrase ? ", a passphrase stretched with Argon2id" : ""))" } ?? ""), control \(options.controlPath) and @\(ControlServer.abstractName)")
         if controlServer.abstractChannel == nil {
             let holder = controlServer.abstractHolder.map { "pid \($0)" } ?? "another process"
             logger.warning("[NETFT] @\(ControlServer.abstractName) is held by \(holder) in this network namespace: `netft status` without --control reaches that daemon; this one answers at \(options.controlPath)")

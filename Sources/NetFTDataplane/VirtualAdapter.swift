@@ -10,7 +10,7 @@ import NetFTCore
 /// the kernel is offered checksum, TSO and USO offloads (TUNSETOFFLOAD): a
 /// read may return a 64 KB super-packet that the datapath segments, and a
 /// write may carry a coalesced one. The offloads the kernel took are in `offloads`.
-public final class VirtualAdapter {
+public final class VirtualAdapter: PacketAdapter {
     public let name: String
     public let fileDescriptor: Int32
     public let index: Int32
@@ -18,7 +18,7 @@ public final class VirtualAdapter {
     /// What the kernel accepted, as TUN_F_* flags (0: plain packets, still with a header).
     public let offloadFlags: UInt32
     /// The largest read: a virtio-net header and a 64 KB super-packet.
-    public static let largestRead = VirtioNetHeader.size + 65535
+    public static let largestRead = largestAdapterRead
     private let headerBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: VirtioNetHeader.size, alignment: 8)
 
     /// Offloads offered, most first: USO needs Linux 6.2.

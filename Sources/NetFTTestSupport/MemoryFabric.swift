@@ -1,0 +1,63 @@
+import NetFTCore
+import NetFTDataplane
+import Synchronization
+
+/// The wires between in-memory dataplanes: a frame sent to an address is
+/// queued at the port that owns it, as a switch would, unless a test cut
+/// that address (a silent cut: links stay up, frames vanish). It counts
+/// what crossed, by frame type, so a test can see the protocol at work.
+public final class MemoryFabric: Sendable {
+    struct State {
+        var ports: [IPAddress: (port: MemoryPort, link: Int)] = [:]
+        var cut: Set<IPAddress> = []
+        var delivered: [UInt8: Int] = [:]
+        var dropped = 0
+        var recording = false
+        var recorded: [Carried] = []
+    }
+
+    /// A frame as it crossed: what a capture on the wire would hold.
+    public struct Carried: Sendable {
+        public var frame: [UInt8]
+        public var from: Endpoint
+        public var to: Endpoint
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    func attach(_ port: MemoryPort, link: Int, address: IPAddress) {
+        state.withLock { $0.ports[address] = (port, link) }
+    }
+
+    /// Frames to or from `address` vanish from now on (both ways), until `restore`.
+    public func cut(_ address: IPAddress) { state.withLock { _ = $0.cut.insert(address) } }
+    public func restore(_ address: IPAddress) { state.withLock { _ = $0.cut.remove(address) } }
+
+    /// Frames delivered so far, of this netft frame type.
+    public func delivered(_ type: FrameType) -> Int { state.withLock { $0.delivered[type.rawValue] ?? 0 } }
+    /// Frames a cut swallowed so far.
+    public var dropped: Int { state.withLock { $0.dropped } }
+
+    /// Keeps a copy of every frame that crosses from now on (`recorded`).
+    public func record() { state.withLock { $0.recording = true } }
+    public var recorded: [Carried] { state.withLock { $0.recorded } }
+
+    /// A frame from anyone (a replay, a forgery), delivered as if it came by the wire.
+    public func inject(_ frame: [UInt8], from source: Endpoint, to destination: Endpoint) { carry(frame, from: source, to: destination) }
+
+    /// A netft frame (the UDP payload) from `source` to `destination`.
+    func carry(_ frame: [UInt8], from source: Endpoint, to destination: Endpoint) {
+        let target: (port: MemoryPort, link: Int)? = state.withLock { s in
+            guard !s.cut.contains(source.address), !s.cut.contains(destination.address), let target = s.ports[destination.address] else {
+                s.dropped += 1
+                return nil
+            }
+            if frame.count > 5 { s.delivered[frame[5], default: 0] += 1 }
+            if s.recording { s.recorded.append(Carried(frame: frame, from: source, to: destination)) }
+            return target
+        }
+        target?.port.enqueue(frame, link: target!.link, from: source)
+    }
+}

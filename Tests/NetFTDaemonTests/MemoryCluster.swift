@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import NetFTCore
+import NetFTDataplane
+import NetFTTestSupport
+import Synchronization
+
+@testable import NetFTDaemon
+
+/// Whole nodes in one test process: each a real `Datapath` (engine, sealed
+/// frames, lossless failover, status) on its own thread, over an in-memory
+/// dataplane and adapter joined by a `MemoryFabric`. No root, no devices.
+final class MemoryCluster {
+    let fabric = MemoryFabric()
+    let config: ClusterConfig
+    private(set) var nodes: [String: MemoryNode] = [:]
+
+    let key: ClusterKey
+
+    /// Nodes `node1...nodeN`, each with an address on every network (198.18.k.n), fast heartbeats.
+    init(nodes count: Int = 2, networks: Int = 2, security: String = "encrypt", lossless: Bool = true) throws {
+        config = try Self.config(nodes: count, networks: networks, security: security, lossless: lossless)
+        key = try ClusterKey(secret: (0..<32).map { _ in UInt8.random(in: 0...255) })
+        do {
+            for me in config.nodes { try start(me, config: config) }
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// The configuration every node of such a cluster reads.
+    static func config(nodes count: Int, networks: Int = 2, security: String = "encrypt", lossless: Bool = true) throws -> ClusterConfig {
+        var yaml = """
+            cluster: memory
+            security: \(security)
+            key_file: /nonexistent/memory-cluster.key
+            lossless_failover: \(lossless)
+            heartbeat:
+              profile: fast
+            networks:
+
+            """
+        for k in 1...networks { yaml += "  - {name: net\(k), subnet: 198.18.\(k).0/24, priority: \(k * 100)}\n" }
+        yaml += "nodes:\n"
+        for n in 1...count {
+            yaml += "  - {name: node\(n), id: \(n), addresses: [\((1...networks).map { "198.18.\($0).\(n)" }.joined(separator: ", "))]}\n"
+        }
+        return try ConfigLoader.parse(yaml)
+    }
+
+    /// Starts node `me` of `config` (a node that joins later reads a newer configuration).
+    func start(_ me: ClusterConfig.Node, config: ClusterConfig) throws {
+        nodes[me.name] = try MemoryNode(config: config, me: me, key: key, fabric: fabric)
+    }
+
+    subscript(name: String) -> MemoryNode { nodes[name]! }
+
+    func stop() { for node in nodes.values { node.stop() } }
+
+    deinit { stop() }
+
+    /// Waits until `condition` holds, at most `seconds`.
+    func wait(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = MonotonicClock.seconds + seconds
+        while MonotonicClock.seconds < deadline {
+            if condition() { return true }
+            usleep(2_000)
+        }
+        return condition()
+    }
+
+    /// Every route of every node Up.
+    func allRoutesUp(seconds: Double = 3) -> Bool {
+        wait(seconds: seconds) { nodes.values.allSatisfy { $0.status()?.routes.allSatisfy { $0.state == "up" } ?? false } }
+    }
+}
+
+/// One node: its datapath thread, its memory port and adapter, and its log lines.
+final class MemoryNode: @unchecked Sendable {  // the datapath stays on its thread; the rest is locked or immutable
+    let me: ClusterConfig.Node
+    let port: MemoryPort
+    let adapter: MemoryAdapter
+    let mailbox: Mailbox<DatapathCommand>
+    let logs = LogLines()
+    private let done = DispatchSemaphore(value: 0)
+    private let running = Mutex(true)
+
+    init(config: ClusterConfig, me: ClusterConfig.Node, key: ClusterKey, fabric: MemoryFabric) throws {
+        self.me = me
+        port = try MemoryPort(addresses: me.addresses, port: config.port, fabric: fabric)
+        adapter = try MemoryAdapter()
+        mailbox = try Mailbox()
+        let lines = logs
+        var log = Logger(label: "netft-\(me.name)") { _ in lines }
+        log.logLevel = .info
+        let plan = TopologyManager.plan(config: config, localNode: me, interfaces: port.links.map { .init(name: $0.name, address: $0.address) })
+        let datapath = try Datapath.assemble(
+            config: config, me: me, key: key, plan: plan, port: port, adapter: adapter, log: log,
+            facts: .init(dataplaneReason: nil, warnings: plan.warnings), mailbox: mailbox,
+            watchdog: Watchdog(boundMilliseconds: 1000, log: log), routesChanged: {})
+        let box = UncheckedBox(datapath)
+        let finished = done
+        let thread = Thread {
+            box.value.run()
+            finished.signal()
+        }
+        thread.name = "netft-\(me.name)"
+        thread.start()
+    }
+
+    /// The node as `netft status` would show it (nil: the datapath did not answer within a second).
+    func status() -> NodeStatus? {
+        let answer = Mutex<NodeStatus?>(nil)
+        let ready = DispatchSemaphore(value: 0)
+        mailbox.post(.status { s in
+            answer.withLock { $0 = s }
+            ready.signal()
+        })
+        guard ready.wait(timeout: .now() + 1) == .success else { return nil }
+        return answer.withLock { $0 }
+    }
+
+    /// Reloads as SIGHUP would, from `running` to `fresh`: true when applied.
+    func reload(from running: ClusterConfig, to fresh: ClusterConfig) throws -> (applied: Bool, summary: String) {
+        let interfaces = port.links.map { TopologyManager.LocalInterface(name: $0.name, address: $0.address) }
+        let plan = try ReloadPlan.make(fresh: fresh, running: running, me: me, links: port.links, interfaces: interfaces)
+        let answer = Mutex<(Bool, String)?>(nil)
+        let ready = DispatchSemaphore(value: 0)
+        mailbox.post(.reload(plan) { applied, summary in
+            answer.withLock { $0 = (applied, summary) }
+            ready.signal()
+        })
+        guard ready.wait(timeout: .now() + 2) == .success, let (applied, summary) = answer.withLock({ $0 }) else { return (false, "no answer") }
+        return (applied, summary)
+    }
+
+    func route(to peer: String, network: String) -> NodeStatus.RouteInfo? {
+        status()?.routes.first { $0.peer == peer && $0.network == network }
+    }
+
+    func stop() {
+        guard running.withLock({ let was = $0; $0 = false; return was }) else { return }
+        mailbox.post(.stop(reason: "test over"))
+        _ = done.wait(timeout: .now() + 5)
+    }
+}
+
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// A swift-log handler that keeps every line, for tests to read.
+final class LogLines: LogHandler, @unchecked Sendable {
+    private let lines = Mutex<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) { lines.withLock { $0.append("\(event.message)") } }
+
+    var all: [String] { lines.withLock { $0 } }
+    func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
+}
