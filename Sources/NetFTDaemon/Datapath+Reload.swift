@@ -11,7 +11,7 @@ extension Datapath {
         for route in result.removed { removedRoutes[route.id] = route }
         routeLinks = plan.routeLinks
         config = plan.config
-        peersByVirtualAddress = Datapath.peersByVirtualAddress(config, me: me)
+        peerDirectory = PeerDirectory(config, me: me.id)
         if retention != nil {
             for peer in result.removedPeers { retention?[peer] = nil }
             retention?.merge(plan.newRings) { kept, _ in kept }
@@ -39,13 +39,4 @@ extension Datapath {
         routesChanged()
     }
 
-    /// Which peer each virtual address belongs to (the adapter's packets say where they go by it).
-    static func peersByVirtualAddress(_ config: ClusterConfig, me: ClusterConfig.Node) -> [IPAddress: NodeID] {
-        var peers: [IPAddress: NodeID] = [:]
-        for peer in config.nodes where peer.id != me.id {
-            peers[VirtualAddresses.ipv4(cluster: config.cluster, node: peer.id)] = peer.id
-            peers[VirtualAddresses.ipv6(cluster: config.cluster, node: peer.id)] = peer.id
-        }
-        return peers
-    }
 }

@@ -34,7 +34,7 @@ final class Datapath {
     /// Per route: which dataplane link and remote endpoint carry it.
     var routeLinks: [RouteID: (link: Int, remote: Endpoint)]
     /// Inner destination address -> peer node.
-    var peersByVirtualAddress: [IPAddress: NodeID]
+    var peerDirectory: PeerDirectory
     /// Lossless failover: per peer, copies of what it has not acknowledged (nil: off).
     var retention: [NodeID: RetentionRing]?
     /// Routes a reload just removed, so the log can still name them.
@@ -112,7 +112,7 @@ final class Datapath {
         self.mailbox = mailbox
         self.watchdog = watchdog
         self.routesChanged = routesChanged
-        peersByVirtualAddress = Datapath.peersByVirtualAddress(config, me: me)
+        peerDirectory = PeerDirectory(config, me: me.id)
         commands.reserveCapacity(16)
         acksDue.reserveCapacity(config.nodes.count)
     }
@@ -244,7 +244,7 @@ final class Datapath {
                     continue
                 }
                 let packet = UnsafeRawBufferPointer(rebasing: readBuffer[VirtioNetHeader.size..<n])
-                guard let peer = peer(of: packet, length: packet.count) else {
+                guard let peer = peerDirectory.peer(of: packet, length: packet.count) else {
                     counters.noPeerDrops &+= 1
                     continue
                 }
@@ -288,22 +288,6 @@ final class Datapath {
             unsent = nil
         }
         return (forwarded, false)
-    }
-
-    /// The peer an inner packet is for, by its destination address.
-    @inline(__always)
-    func peer(of packet: UnsafeRawBufferPointer, length: Int) -> NodeID? {
-        guard length >= 20 else { return nil }
-        switch packet[0] >> 4 {
-        case 4:
-            return peersByVirtualAddress[.v4(UInt32(bigEndian: packet.loadUnaligned(fromByteOffset: 16, as: UInt32.self)))]
-        case 6 where length >= 40:
-            let hi = UInt64(bigEndian: packet.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
-            let lo = UInt64(bigEndian: packet.loadUnaligned(fromByteOffset: 32, as: UInt64.self))
-            return peersByVirtualAddress[.v6(hi, lo)]
-        default:
-            return nil
-        }
     }
 
     func sendHeartbeats(_ requests: inout [RouteID]) {
@@ -433,14 +417,5 @@ final class Datapath {
             }
         }
         return entries
-    }
-}
-
-extension Instant {
-    /// CLOCK_MONOTONIC now.
-    static var now: Instant {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Instant(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import NetFTCore
 
 /// CLOCK_MONOTONIC, read in one place for the I/O modules (captures, probes, the lab).
 public enum MonotonicClock {
@@ -10,4 +11,9 @@ public enum MonotonicClock {
 
     public static var milliseconds: Int { Int(nanoseconds / 1_000_000) }
     public static var seconds: Double { Double(nanoseconds) / 1e9 }
+}
+
+extension Instant {
+    /// Now on CLOCK_MONOTONIC: Core's time, read by the I/O modules from the one clock above.
+    public static var now: Instant { Instant(nanoseconds: MonotonicClock.nanoseconds) }
 }
