@@ -124,7 +124,7 @@ extension ClusterFabric {
     func routeOtherHalf(network k: Int, node i: Int, namespace: String, device: String) throws {
         let mine = half(ofNode: i)
         try Shell.run([
-            "ip", "-n", namespace, "route", "replace", spec.underlay.subnet(network: k, half: 1 - mine),
+            "ip", "-n", namespace, "route", "replace", "\(spec.underlay.subnet(network: k, half: 1 - mine))",
             "via", "\(routerAddress(network: k, half: mine))", "dev", device,
         ])
     }

@@ -88,14 +88,14 @@ public final class ClusterFabric {
     private var extraNamespaces: [String] = []
     private var torn = false
     /// The configuration's heartbeat section as last written.
-    private var heartbeatSection = ""
+    private var heartbeat = ClusterConfig.Heartbeat()
     /// Network priorities that differ from the default ((k + 1) x 100: net1 preferred).
     private var networkPriorities: [Int: Int] = [:]
 
     /// Writes the configuration again with network `k`'s priority changed (lower is preferred).
     public func setPriority(network k: Int, _ priority: Int) throws {
         networkPriorities[k] = priority
-        try rewriteConfiguration(heartbeat: heartbeatSection)
+        try rewriteConfiguration(heartbeat: heartbeat)
     }
     private let tearDownClaim = Mutex(false)
 
@@ -116,8 +116,8 @@ public final class ClusterFabric {
 
         public var prefixLength: Int { self == .ipv4 ? 24 : 64 }
 
-        /// Network `k`'s subnet as the configuration writes it.
-        public func subnet(network k: Int) -> String { "\(address(network: k, host: 0))/\(prefixLength)" }
+        /// Network `k`'s subnet.
+        public func subnet(network k: Int) -> ClusterConfig.Subnet { .init(address(network: k, host: 0), prefixLength: prefixLength) }
 
         /// A routed network splits its subnet in two halves, one bit longer.
         public var halfPrefixLength: Int { prefixLength + 1 }
@@ -130,8 +130,8 @@ public final class ClusterFabric {
             }
         }
 
-        /// Half `half` of routed network `k`, as the configuration writes it.
-        public func subnet(network k: Int, half: Int) -> String { "\(address(network: k, half: half, host: 0))/\(halfPrefixLength)" }
+        /// Half `half` of routed network `k`.
+        public func subnet(network k: Int, half: Int) -> ClusterConfig.Subnet { .init(address(network: k, half: half, host: 0), prefixLength: halfPrefixLength) }
     }
 
     /// Node i's address on network `k` of an IPv4 lab.
@@ -236,7 +236,7 @@ public final class ClusterFabric {
         let node = try makeNode((nodes.map { Int($0.id) }.max() ?? 0))
         nodes.append(node)
         record()
-        try rewriteConfiguration(heartbeat: heartbeatSection)
+        try rewriteConfiguration(heartbeat: heartbeat)
         return node
     }
 
@@ -249,39 +249,35 @@ public final class ClusterFabric {
         try Shell.run(["ip", "netns", "del", node.namespace])
         nodes.removeAll { $0.name == name }
         record()
-        try rewriteConfiguration(heartbeat: heartbeatSection)
+        try rewriteConfiguration(heartbeat: heartbeat)
     }
 
     private func writeConfiguration() throws {
         _ = try KeyFile.generate(path: "\(workDirectory)/cluster.key", replace: true)
-        try rewriteConfiguration(heartbeat: "{profile: \(spec.profile.rawValue)}")
+        var heartbeat = ClusterConfig.Heartbeat()
+        heartbeat.profile = spec.profile
+        try rewriteConfiguration(heartbeat: heartbeat)
     }
 
-    /// Writes the configuration again with another heartbeat section (YAML flow mapping).
-    public func rewriteConfiguration(heartbeat: String) throws {
-        heartbeatSection = heartbeat
-        let keyPath = "\(workDirectory)/cluster.key"
-        var text = """
-            cluster: \(cluster)
-            security: \(spec.security)
-            key_file: \(keyPath)
-            heartbeat: \(heartbeat)
-            lossless_failover: \(spec.losslessFailover)
-            networks:
+    /// The configuration every node reads now.
+    public var configuration: ClusterConfig {
+        var config = ClusterConfig(cluster: cluster)
+        config.security = spec.security
+        config.keyFile = "\(workDirectory)/cluster.key"
+        config.heartbeat = heartbeat
+        config.losslessFailover = spec.losslessFailover
+        config.networks = (0..<spec.networks).map { k in
+            let subnets = spec.topology.isRouted ? [0, 1].map { spec.underlay.subnet(network: k, half: $0) } : [spec.underlay.subnet(network: k)]
+            return ClusterConfig.Network(name: "net\(k + 1)", subnets: subnets, priority: networkPriorities[k] ?? (k + 1) * 100)
+        }
+        config.nodes = nodes.map { ClusterConfig.Node(name: $0.name, id: $0.id, addresses: $0.interfaces.map(\.address)) }
+        return config
+    }
 
-            """
-        for k in 0..<spec.networks {
-            let subnets = spec.topology.isRouted
-                ? "subnets: [\"\(spec.underlay.subnet(network: k, half: 0))\", \"\(spec.underlay.subnet(network: k, half: 1))\"]"
-                : "subnet: \"\(spec.underlay.subnet(network: k))\""
-            text += "  - {name: net\(k + 1), \(subnets), priority: \(networkPriorities[k] ?? (k + 1) * 100)}\n"
-        }
-        text += "nodes:\n"
-        for node in nodes {
-            let addresses = node.interfaces.map { "\"\($0.address)\"" }.joined(separator: ", ")
-            text += "  - {name: \(node.name), id: \(node.id), addresses: [\(addresses)]}\n"
-        }
-        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    /// Writes the configuration again with other heartbeat settings.
+    public func rewriteConfiguration(heartbeat: ClusterConfig.Heartbeat) throws {
+        self.heartbeat = heartbeat
+        try ConfigWriter.write(configuration, to: configPath)
     }
 
     /// An IPv6 address skips duplicate address detection: nothing else is on

@@ -70,21 +70,17 @@ public final class HeartbeatCost {
         try neighbours.write(toFile: "\(work)/neighbours", atomically: true, encoding: .utf8)
         try Shell.run(["ip", "-n", node, "-batch", "\(work)/neighbours"])
         _ = try KeyFile.generate(path: "\(work)/key", replace: true)
-        var text = """
-            cluster: \(tag)
-            security: sign
-            key_file: \(work)/key
-            heartbeat: {profile: default, SameSubnetDelay: 1000, SameSubnetThreshold: 5}
-            networks:
-              - {name: net1, subnet: 198.18.0.0/16, priority: 100}
-              - {name: net2, subnet: 198.19.0.0/16, priority: 200}
-            nodes:
-
-            """
-        for j in 0...peers {
-            text += "  - {name: n\(j + 1), id: \(j + 1), addresses: [\(Self.address(network: 0, host: j)), \(Self.address(network: 1, host: j))]}\n"
+        var config = ClusterConfig(cluster: tag)
+        config.keyFile = "\(work)/key"
+        (config.heartbeat.sameSubnet.delay, config.heartbeat.sameSubnet.threshold) = (1000, 5)
+        config.networks = [
+            .init(name: "net1", subnet: .v4(0xC612_0000), prefixLength: 16, priority: 100),  // 198.18.0.0/16
+            .init(name: "net2", subnet: .v4(0xC613_0000), prefixLength: 16, priority: 200),  // 198.19.0.0/16
+        ]
+        config.nodes = (0...peers).map { j in
+            ClusterConfig.Node(name: "n\(j + 1)", id: NodeID(j + 1), addresses: [Self.address(network: 0, host: j), Self.address(network: 1, host: j)])
         }
-        try text.write(toFile: "\(work)/netft.yaml", atomically: true, encoding: .utf8)
+        try ConfigWriter.write(config, to: "\(work)/netft.yaml")
     }
 
     public struct Measurement: Sendable {

@@ -18,8 +18,8 @@ final class MemoryCluster {
     let key: ClusterKey
 
     /// Nodes `node1...nodeN`, each with an address on every network (198.18.k.n), fast heartbeats.
-    init(nodes count: Int = 2, networks: Int = 2, security: String = "encrypt", lossless: Bool = true) throws {
-        config = try Self.config(nodes: count, networks: networks, security: security, lossless: lossless)
+    init(nodes count: Int = 2, networks: Int = 2, security: SecurityLevel = .encrypt, lossless: Bool = true) throws {
+        config = Self.config(nodes: count, networks: networks, security: security, lossless: lossless)
         key = try ClusterKey(secret: (0..<32).map { _ in UInt8.random(in: 0...255) })
         do {
             for me in config.nodes { try start(me, config: config) }
@@ -30,23 +30,16 @@ final class MemoryCluster {
     }
 
     /// The configuration every node of such a cluster reads.
-    static func config(nodes count: Int, networks: Int = 2, security: String = "encrypt", lossless: Bool = true) throws -> ClusterConfig {
-        var yaml = """
-            cluster: memory
-            security: \(security)
-            key_file: /nonexistent/memory-cluster.key
-            lossless_failover: \(lossless)
-            heartbeat:
-              profile: fast
-            networks:
-
-            """
-        for k in 1...networks { yaml += "  - {name: net\(k), subnet: 198.18.\(k).0/24, priority: \(k * 100)}\n" }
-        yaml += "nodes:\n"
-        for n in 1...count {
-            yaml += "  - {name: node\(n), id: \(n), addresses: [\((1...networks).map { "198.18.\($0).\(n)" }.joined(separator: ", "))]}\n"
+    static func config(nodes count: Int, networks: Int = 2, security: SecurityLevel = .encrypt, lossless: Bool = true) -> ClusterConfig {
+        var config = ClusterConfig(cluster: "memory")
+        config.security = security
+        config.losslessFailover = lossless
+        config.heartbeat.profile = .fast
+        config.networks = (1...networks).map { .init(name: "net\($0)", subnet: .v4(0xC612_0000 | UInt32($0) << 8), prefixLength: 24, priority: $0 * 100) }
+        config.nodes = (1...count).map { n in
+            .init(name: "node\(n)", id: NodeID(n), addresses: (1...networks).map { .v4(0xC612_0000 | UInt32($0) << 8 | UInt32(n)) })
         }
-        return try ConfigLoader.parse(yaml)
+        return config
     }
 
     /// Starts node `me` of `config` (a node that joins later reads a newer configuration).

@@ -16,7 +16,7 @@ struct NodeInMemoryTests {
     }
 
     @Test func packetsCrossSealedAndArriveWhole() throws {
-        let cluster = try MemoryCluster(security: "encrypt")
+        let cluster = try MemoryCluster(security: .encrypt)
         defer { cluster.stop() }
         #expect(cluster.allRoutesUp(), "every route Up within 3 s")
         let from = Self.virtualIPv4(cluster, "node1")
@@ -141,7 +141,7 @@ extension NodeInMemoryTests {
         let cluster = try MemoryCluster(nodes: 2)
         defer { cluster.stop() }
         #expect(cluster.allRoutesUp())
-        let three = try MemoryCluster.config(nodes: 3)
+        let three = MemoryCluster.config(nodes: 3)
         let node3 = three.nodes[2]
         let stream = Self.stream(cluster, count: 800) { i in
             switch i {

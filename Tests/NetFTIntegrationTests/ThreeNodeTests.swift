@@ -82,7 +82,10 @@ struct OperatingTests {
         let fabric = try upFabric(ClusterFabric.Spec(), tag: "hup")
         defer { fabric.tearDown() }
         #expect(fabric.routes("node1").allSatisfy { $0["delay_ms"] as? Int == 25 })
-        try fabric.rewriteConfiguration(heartbeat: "{profile: fast, FastDelay: 50, FastThreshold: 5}")
+        var heartbeat = ClusterConfig.Heartbeat()
+        heartbeat.profile = .fast
+        (heartbeat.fast.delay, heartbeat.fast.threshold) = (50, 5)
+        try fabric.rewriteConfiguration(heartbeat: heartbeat)
         fabric.signal("node1", SIGHUP)
         #expect(fabric.wait(seconds: 5) { fabric.routes("node1").allSatisfy { $0["delay_ms"] as? Int == 50 && $0["threshold"] as? Int == 5 } })
         usleep(500_000)  // several heartbeats at the new pace
