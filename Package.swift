@@ -95,13 +95,13 @@ let package = Package(
         ),
         .testTarget(
             name: "NetFTDataplaneTests",
-            dependencies: ["NetFTDataplane", "NetFTCore", "NetFTLab", "CNetFTShims"],
+            dependencies: ["NetFTDataplane", "NetFTCore", "NetFTLab", "CNetFTShims", "NetFTTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         // Whole nodes in namespaces: daemons, traffic, failures. Needs root.
         .testTarget(
             name: "NetFTIntegrationTests",
-            dependencies: ["NetFTLab", "NetFTDaemon", "NetFTDataplane", "NetFTCore", "CNetFTShims"]
+            dependencies: ["NetFTLab", "NetFTDaemon", "NetFTDataplane", "NetFTCore", "CNetFTShims", "NetFTTestSupport"]
         ),
         .executableTarget(
             name: "NetFTCoreBenchmarks",

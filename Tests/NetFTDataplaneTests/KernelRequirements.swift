@@ -1,18 +1,11 @@
 import Glibc
 import NetFTDataplane
+import NetFTTestSupport
 
 /// Kernel tests never pass by skipping: without what they need they fail,
 /// naming it.
 enum KernelRequirements {
-    struct Missing: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    static func requireRoot() throws {
-        guard getuid() == 0 else {
-            throw Missing(description: "this test needs root (CAP_BPF, CAP_NET_ADMIN): run the README test command as root")
-        }
-    }
+    static func requireRoot() throws { try Missing.requireRoot(for: "this test (CAP_BPF, CAP_NET_ADMIN)") }
 
     static func requireNetns() throws {
         try requireRoot()

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NetFTDataplane
 import NetFTLab
+import NetFTTestSupport
 import Testing
 
 /// `netft capture` in a node's namespace writes a pcapng that tshark, with

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NetFTDataplane
 import NetFTLab
+import NetFTTestSupport
 import Testing
 
 /// `netft lab` as a careless operator runs it: killed, hung up on, piped into

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NetFTTestSupport
 import Testing
 
 /// What an operator sees when a start is refused: one sentence with the

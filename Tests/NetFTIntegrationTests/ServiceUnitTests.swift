@@ -1,5 +1,6 @@
 import Foundation
 import NetFTDaemon
+import NetFTTestSupport
 import Testing
 
 /// dist/netft.service: systemd accepts it, it sandboxes the daemon, and its

@@ -3,6 +3,7 @@ import Glibc
 import NetFTCore
 import NetFTDataplane
 import NetFTLab
+import NetFTTestSupport
 import Synchronization
 
 /// The netft binary built beside this test bundle.
@@ -15,11 +16,9 @@ let netftBinary: String = {
     return here.appendingPathComponent("netft").path
 }()
 
-struct Missing: Error, CustomStringConvertible { let description: String }
-
 /// Kernel tests fail, naming what is missing; they never skip.
 func requireKernelLab() throws {
-    guard getuid() == 0 else { throw Missing(description: "integration tests need root (namespaces, XDP, TUN): run the README test command as root") }
+    try Missing.requireRoot(for: "integration tests (namespaces, XDP, TUN)")
     guard FileManager.default.isExecutableFile(atPath: netftBinary) else {
         throw Missing(description: "the netft binary is not built at \(netftBinary): run `swift build` first")
     }

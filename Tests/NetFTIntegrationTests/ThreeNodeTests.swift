@@ -3,6 +3,7 @@ import Glibc
 import NetFTCore
 import NetFTDataplane
 import NetFTLab
+import NetFTTestSupport
 import Testing
 
 @Suite("Three nodes over two networks", .serialized)

@@ -3,6 +3,7 @@ import Glibc
 import Synchronization
 import NetFTCore
 import NetFTLab
+import NetFTTestSupport
 import Testing
 
 /// `netft validate` on every node of a lab at the same time (no daemons: the

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NetFTTestSupport
 import Testing
 
 /// The README's walkthrough block, run verbatim (after its install line,
