@@ -231,7 +231,7 @@ public final class NodeRuntime {
         port: DataplanePort, log: Logger
     ) throws -> VirtualAdapter {
         let smallest = Int(links.compactMap { interfaces.link(named: $0.name)?.mtu }.min() ?? 1500)
-        let outer = (links.contains { !$0.address.isIPv4 } ? 40 : 20) + 8
+        let outer = OuterHeaders.ipAndUDP(ipv4: links.allSatisfy(\.address.isIPv4))
         let inner = Wire.headerSize + config.security.tagSize
         let frame = min(smallest - outer, port.largestFrame)
         if smallest - outer > port.largestFrame {

@@ -3,13 +3,16 @@ import NetFTCore
 /// Ethernet + IPv4/IPv6 + UDP in front of a netft frame, written and parsed
 /// in place in a UMEM frame. AF_XDP bypasses the kernel's stack, so these
 /// are ours to build, checksums included.
-enum OuterHeaders {
+public enum OuterHeaders {
     static let ethernet = 14
     static let udp = 8
     /// Room reserved in front of the netft frame: the largest outer header (IPv6).
     static let headroom = ethernet + 40 + udp
 
-    static func size(ipv4: Bool) -> Int { ethernet + (ipv4 ? 20 : 40) + udp }
+    static func size(ipv4: Bool) -> Int { ethernet + ipAndUDP(ipv4: ipv4) }
+
+    /// What a link's MTU loses to the tunnel's outer IP and UDP headers.
+    public static func ipAndUDP(ipv4: Bool) -> Int { (ipv4 ? 20 : 40) + udp }
 
     /// Where the IP header and the netft frame start in a received frame.
     struct Parsed {
