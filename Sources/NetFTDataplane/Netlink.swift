@@ -79,7 +79,7 @@ public final class Netlink {
 
     /// Adds a neighbour entry in `state` (NUD_STALE 0x04: the kernel re-verifies
     /// it before trusting it) unless the kernel already has one for `address`.
-    public func addNeighbour(_ address: IPAddress, mac: [UInt8], index: Int32, state: UInt16 = 0x04) throws(SystemError) {
+    public func addNeighbour(_ address: IPAddress, mac: [UInt8], index: Int32, state: UInt16 = Linux.neighbourStale) throws(SystemError) {
         let (family, bytes) = Netlink.raw(address)
         let result = netft_nl_neigh_add(handle, index, family, bytes, mac, state)
         if result == -EEXIST { return }
@@ -123,7 +123,7 @@ public final class Netlink {
 
     /// NUD_INCOMPLETE (0x01) and NUD_FAILED (0x20), or no state at all, carry no usable MAC.
     static func neighbour(_ n: netft_nl_neigh) -> Neighbour {
-        let usable = n.has_mac != 0 && n.state != 0 && n.state & 0x21 == 0
+        let usable = n.has_mac != 0 && n.state != 0 && n.state & (Linux.neighbourIncomplete | Linux.neighbourFailed) == 0
         return Neighbour(
             interfaceIndex: n.ifindex, address: Netlink.ip(family: n.family, n.addr),
             mac: usable ? withUnsafeBytes(of: n.mac, Array.init) : nil, state: n.state)
@@ -159,7 +159,7 @@ public final class Netlink {
         let name = withUnsafeBytes(of: l.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         return Link(
             index: l.ifindex, name: name, isUp: l.flags & UInt32(IFF_UP) != 0,
-            hasCarrier: l.flags & UInt32(0x10000) != 0,  // IFF_LOWER_UP
+            hasCarrier: l.flags & Linux.interfaceLowerUp != 0,
             mtu: l.mtu, mac: withUnsafeBytes(of: l.mac, Array.init), rxQueues: max(1, l.rx_queues), txDropped: l.tx_dropped)
     }
 

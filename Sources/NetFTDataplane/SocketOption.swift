@@ -1,8 +1,8 @@
 import Glibc
 
 /// Socket options by name, set through one checked call: a refused option is
-/// an error naming the option, never a silently ignored return value. The
-/// numbers Glibc's Swift overlay does not export live here, once.
+/// an error naming the option, never a silently ignored return value
+/// (the numbers Glibc leaves out are in `Linux`).
 public enum SocketOption {
     case reuseAddress
     /// The socket sends and receives through this device only, whatever the routing table says.
@@ -15,17 +15,6 @@ public enum SocketOption {
     case receiveBufferForce(Int32)
     case receiveTimeout(timeval)
     case sendTimeout(timeval)
-
-    /// Linux's numbers that `import Glibc` leaves out.
-    enum Linux {
-        static let ipMTUDiscover: Int32 = 10  // IP_MTU_DISCOVER
-        static let ipv6MTUDiscover: Int32 = 23  // IPV6_MTU_DISCOVER
-        static let pmtuDiscoverDo: Int32 = 2  // IP_PMTUDISC_DO == IPV6_PMTUDISC_DO
-        static let receiveBufferForce: Int32 = 33  // SO_RCVBUFFORCE
-        static let memoryInfo: Int32 = 55  // SO_MEMINFO
-        static let memoryInfoDrops = 8  // SK_MEMINFO_DROPS
-        static let memoryInfoCount = 9  // SK_MEMINFO_VARS
-    }
 
     var name: String {
         switch self {
