@@ -8,15 +8,13 @@
 #include "netft_shims.h"
 
 struct netft_xsk {
-	struct xsk_umem *umem;
 	struct xsk_socket *socket;
-	struct xsk_ring_prod *fillp; /* own rings, or the shared UMEM's first pair */
+	struct xsk_ring_prod *fillp; /* own rings, or the UMEM's first pair */
 	struct xsk_ring_cons *compp;
 	struct xsk_ring_prod fill;
 	struct xsk_ring_cons comp;
 	struct xsk_ring_cons rx;
 	struct xsk_ring_prod tx;
-	void *area;
 };
 
 /* Sockets never load libxdp's own program: netft's classifier feeds them through its XSKMAP. */
@@ -32,46 +30,11 @@ static struct xsk_socket_config socket_config(const struct netft_xsk_options *op
 	return cfg;
 }
 
-int netft_xsk_create(const char *ifname, void *umem_area, const struct netft_xsk_options *opt,
-		     struct netft_xsk **out)
-{
-	struct netft_xsk *x = calloc(1, sizeof(*x));
-	if (!x)
-		return -ENOMEM;
-	x->area = umem_area;
-	struct xsk_umem_config ucfg = {
-		.fill_size = opt->ring_size,
-		.comp_size = opt->ring_size,
-		.frame_size = opt->frame_size,
-		.frame_headroom = 0,
-		.flags = 0,
-	};
-	x->fillp = &x->fill;
-	x->compp = &x->comp;
-	int err = xsk_umem__create(&x->umem, umem_area, (__u64)opt->frame_size * opt->frame_count,
-				   &x->fill, &x->comp, &ucfg);
-	if (err) {
-		free(x);
-		return err < 0 ? err : -err;
-	}
-	struct xsk_socket_config scfg = socket_config(opt);
-	err = xsk_socket__create(&x->socket, ifname, opt->queue, x->umem, &x->rx, &x->tx, &scfg);
-	if (err) {
-		xsk_umem__delete(x->umem);
-		free(x);
-		return err < 0 ? err : -err;
-	}
-	*out = x;
-	return 0;
-}
-
 void netft_xsk_destroy(struct netft_xsk *x)
 {
 	if (!x)
 		return;
-	xsk_socket__delete(x->socket);
-	if (x->umem)
-		xsk_umem__delete(x->umem);
+	xsk_socket__delete(x->socket); /* the UMEM is the netft_umem's */
 	free(x);
 }
 
@@ -200,13 +163,12 @@ int netft_umem_destroy(struct netft_umem *u)
 	return err;
 }
 
-int netft_xsk_create_shared(const char *ifname, struct netft_umem *u, void *area, const struct netft_xsk_options *opt,
+int netft_xsk_create_shared(const char *ifname, struct netft_umem *u, const struct netft_xsk_options *opt,
 			    struct netft_xsk **out)
 {
 	struct netft_xsk *x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	x->area = area;
 	struct xsk_socket_config scfg = socket_config(opt);
 	/* The first socket uses the rings made with the UMEM (on its fd); every
 	 * later one gets fill and completion rings of its own. */
@@ -218,7 +180,6 @@ int netft_xsk_create_shared(const char *ifname, struct netft_umem *u, void *area
 		free(x);
 		return err < 0 ? err : -err;
 	}
-	x->umem = NULL; /* owned by the netft_umem */
 	u->sockets++;
 	*out = x;
 	return 0;

@@ -24,67 +24,35 @@ public final class AFXDPSocket {
     public let interface: String
     public let options: Options
     public let bindMode: BindMode
+    private let pool: UMEMPool
     private let handle: OpaquePointer
-    private let area: UnsafeMutableRawPointer
-    private let areaSize: Int
-    /// Frames not lent to the kernel (the UMEM's second half, and any the
-    /// fill ring had no room for).
-    private var freeFrames: [UInt64]
 
     public var fileDescriptor: Int32 { netft_xsk_fd(handle) }
 
     /// Creates the UMEM and binds on `interface`/`options.queue` in the calling
-    /// thread's network namespace. With zeroCopy requested and refused, binds in
-    /// copy mode and reports it in `bindMode`.
+    /// thread's network namespace (the same path as the node's sockets, with a
+    /// UMEM of its own). With zeroCopy requested and refused, binds in copy
+    /// mode and reports it in `bindMode`.
     public init(interface: String, options: Options = Options()) throws(SystemError) {
         self.interface = interface
         self.options = options
-        areaSize = Int(options.frameSize) * Int(options.frameCount)
-        guard let mapped = mmap(nil, areaSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-            mapped != MAP_FAILED
-        else { throw SystemError("map a \(areaSize)-byte UMEM", errno: errno) }
-        area = mapped
-
-        var handle: OpaquePointer?
+        pool = try UMEMPool(frameSize: Int(options.frameSize), frameCount: Int(options.frameCount), ringSize: options.ringSize)
         var mode = BindMode.copy
-        var result: Int32 = -EOPNOTSUPP
-        if options.zeroCopy {
-            result = AFXDPSocket.bind(interface, area, options, flags: UInt16(XDP_ZEROCOPY), &handle)
-            if result == 0 { mode = .zeroCopy }
+        do {
+            handle = try pool.bindSocket(interface, queue: options.queue, ringSize: options.ringSize, mode: &mode, zeroCopy: options.zeroCopy)
+        } catch {
+            throw SystemError("\(error.attempted) (\(mode.rawValue) mode)", errno: error.errno)
         }
-        if result != 0 {
-            result = AFXDPSocket.bind(interface, area, options, flags: UInt16(XDP_COPY), &handle)
-        }
-        if result != 0 {
-            munmap(area, areaSize)
-            throw SystemError("bind AF_XDP socket on \(interface) queue \(options.queue) (\(mode.rawValue) mode)", returned: result)
-        }
-        self.handle = handle!
         bindMode = mode
-
-        // First half of the frames feeds the kernel (fill ring); the rest are spares.
+        // Half the frames feed the kernel (fill ring); the rest stay in the pool as spares.
         let half = options.frameCount / 2
-        freeFrames = (half..<options.frameCount).map { UInt64($0) * UInt64(options.frameSize) }
         var index: UInt32 = 0
-        let reserved = netft_xsk_fill_reserve(self.handle, half, &index)
-        for i in 0..<reserved { netft_xsk_fill_set(self.handle, index &+ i, UInt64(i) * UInt64(options.frameSize)) }
-        netft_xsk_fill_submit(self.handle, reserved)
+        let reserved = netft_xsk_fill_reserve(handle, half, &index)
+        for i in 0..<reserved { netft_xsk_fill_set(handle, index &+ i, pool.take()!) }
+        netft_xsk_fill_submit(handle, reserved)
     }
 
-    private static func bind(
-        _ interface: String, _ area: UnsafeMutableRawPointer, _ options: Options, flags: UInt16,
-        _ handle: inout OpaquePointer?
-    ) -> Int32 {
-        var opt = netft_xsk_options(
-            queue: options.queue, frame_size: options.frameSize, frame_count: options.frameCount,
-            ring_size: options.ringSize, bind_flags: flags | UInt16(XDP_USE_NEED_WAKEUP))
-        return netft_xsk_create(interface, area, &opt, &handle)
-    }
-
-    deinit {
-        netft_xsk_destroy(handle)
-        munmap(area, areaSize)
-    }
+    deinit { netft_xsk_destroy(handle) }
 
     /// Waits until a frame is ready or the timeout passes. True if ready.
     public func waitReadable(timeoutMilliseconds: Int32) -> Bool {
@@ -104,14 +72,12 @@ public final class AFXDPSocket {
         var filled: UInt32 = 0
         for i in 0..<count {
             let desc = netft_xsk_rx_desc(handle, index &+ i)!.pointee
-            body(UnsafeMutableRawBufferPointer(start: area + Int(desc.addr), count: Int(desc.len)))
-            // Return the frame's base address (the kernel may have used an offset into it).
-            let base = desc.addr - desc.addr % UInt64(options.frameSize)
-            if filled < fillable {
-                netft_xsk_fill_set(handle, fillIndex &+ filled, base)
+            body(UnsafeMutableRawBufferPointer(rebasing: pool.buffer(at: desc.addr)[0..<Int(desc.len)]))
+            // Back to the kernel at once, or to the pool if the fill ring is full.
+            pool.put(desc.addr)
+            if filled < fillable, let frame = pool.take() {
+                netft_xsk_fill_set(handle, fillIndex &+ filled, frame)
                 filled += 1
-            } else {
-                freeFrames.append(base)
             }
         }
         netft_xsk_rx_release(handle, count)

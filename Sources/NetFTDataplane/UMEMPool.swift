@@ -1,8 +1,9 @@
 import CNetFTShims
 import Glibc
 
-/// The node's one UMEM, shared by the AF_XDP sockets of all its NICs, and
-/// the stack of frames that nobody (kernel or ring) holds right now.
+/// A UMEM and the stack of frames that nobody (kernel or ring) holds right
+/// now: the node's one, shared by the AF_XDP sockets of all its NICs, or a
+/// probe's with a single socket. Every AF_XDP socket is bound here.
 final class UMEMPool {
     let area: UnsafeMutableRawPointer
     let frameSize: Int
@@ -45,6 +46,23 @@ final class UMEMPool {
     @inline(__always) func put(_ address: UInt64) {
         free[freeCount] = address - address % UInt64(frameSize)
         freeCount += 1
+    }
+
+    /// Binds an AF_XDP socket on `name`/`queue` to this UMEM: zero-copy if
+    /// the driver takes it (`mode` then says so), else copy mode.
+    func bindSocket(_ name: String, queue: UInt32, ringSize: UInt32, mode: inout AFXDPSocket.BindMode, zeroCopy: Bool = true) throws(SystemError) -> OpaquePointer {
+        var handle: OpaquePointer?
+        var options = netft_xsk_options(queue: queue, ring_size: ringSize, bind_flags: UInt16(XDP_ZEROCOPY) | UInt16(XDP_USE_NEED_WAKEUP))
+        var result: Int32 = -EOPNOTSUPP
+        if zeroCopy { result = netft_xsk_create_shared(name, self.handle, &options, &handle) }
+        if result != 0 {
+            options.bind_flags = UInt16(XDP_COPY) | UInt16(XDP_USE_NEED_WAKEUP)
+            result = netft_xsk_create_shared(name, self.handle, &options, &handle)
+        } else {
+            mode = .zeroCopy
+        }
+        try check("bind AF_XDP socket on \(name) queue \(queue)", result)
+        return handle!
     }
 
     /// The whole UMEM frame holding `address`, from `address` to the frame's end.

@@ -126,7 +126,7 @@ public final class XDPPort: DataplanePort {
                 for q in 0..<count {
                     let handle: OpaquePointer
                     do {
-                        handle = try XDPPort.bind(link.name, queue: q, pool: pool, ringSize: ringSize, mode: &mode)
+                        handle = try pool.bindSocket(link.name, queue: q, ringSize: ringSize, mode: &mode)
                     } catch let error where q > 0 && error.errno == EINVAL {
                         break
                     }
@@ -161,22 +161,6 @@ public final class XDPPort: DataplanePort {
 
     /// Binds one socket on `name`/`queue` in the shared UMEM: zero-copy where
     /// the driver can; veth refuses it (EOPNOTSUPP), so copy mode.
-    static func bind(_ name: String, queue: UInt32, pool: UMEMPool, ringSize: UInt32, mode: inout AFXDPSocket.BindMode) throws(SystemError) -> OpaquePointer {
-        var handle: OpaquePointer?
-        var options = netft_xsk_options(
-            queue: queue, frame_size: UInt32(pool.frameSize), frame_count: UInt32(pool.frameCount), ring_size: ringSize,
-            bind_flags: UInt16(XDP_ZEROCOPY) | UInt16(XDP_USE_NEED_WAKEUP))
-        var result = netft_xsk_create_shared(name, pool.handle, pool.area, &options, &handle)
-        if result != 0 {
-            options.bind_flags = UInt16(XDP_COPY) | UInt16(XDP_USE_NEED_WAKEUP)
-            result = netft_xsk_create_shared(name, pool.handle, pool.area, &options, &handle)
-        } else {
-            mode = .zeroCopy
-        }
-        try check("bind AF_XDP socket on \(name) queue \(queue)", result)
-        return handle!
-    }
-
     deinit {
         for q in queues { netft_xsk_destroy(q.handle) }
         for case let c? in classifiers { try? c.detach() }

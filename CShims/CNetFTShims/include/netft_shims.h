@@ -60,27 +60,23 @@ struct netft_xsk;
 
 struct netft_xsk_options {
 	uint32_t queue;
-	uint32_t frame_size;   /* bytes per UMEM frame */
-	uint32_t frame_count;  /* frames in the UMEM */
-	uint32_t ring_size;    /* rx/tx/fill/completion ring entries */
+	uint32_t ring_size;    /* rx/tx ring entries (fill/completion: the UMEM's) */
 	uint16_t bind_flags;   /* XDP_COPY, XDP_ZEROCOPY, XDP_USE_NEED_WAKEUP */
 };
 
-/* Creates a UMEM at umem_area (frame_size * frame_count bytes, page aligned,
- * owned by the caller) and binds a socket on ifname/queue without loading
- * libxdp's own program: netft's classifier feeds it through its XSKMAP. */
-int netft_xsk_create(const char *ifname, void *umem_area, const struct netft_xsk_options *opt,
-		     struct netft_xsk **out);
 void netft_xsk_destroy(struct netft_xsk *x);
 int netft_xsk_fd(const struct netft_xsk *x);
 
-/* One UMEM for several sockets (one per NIC): frames move freely between them. */
+/* The node's UMEM, for one socket or several (one per NIC queue): frames move
+ * freely between them. Sockets never load libxdp's own program: netft's
+ * classifier feeds them through its XSKMAP. */
 struct netft_umem;
 int netft_umem_create(void *area, uint32_t frame_size, uint32_t frame_count, uint32_t ring_size,
 		      struct netft_umem **out);
 /* -EBUSY while sockets still use it. */
 int netft_umem_destroy(struct netft_umem *u);
-int netft_xsk_create_shared(const char *ifname, struct netft_umem *u, void *area, const struct netft_xsk_options *opt,
+/* The first socket uses the UMEM's fill and completion rings; each later one gets its own. */
+int netft_xsk_create_shared(const char *ifname, struct netft_umem *u, const struct netft_xsk_options *opt,
 			    struct netft_xsk **out);
 
 /* The kernel's drop counters for this socket (XDP_STATISTICS). */
