@@ -147,7 +147,7 @@ public final class BenchRunner {
     func allocations(_ fabric: ClusterFabric) -> (mallocs: Int, packets: Int)? {
         var total = (mallocs: 0, packets: 0)
         for n in fabric.nodes {
-            guard let s = fabric.status(n.name), let m = s["hot_path_mallocs"] as? Int, let p = s["hot_path_packets"] as? Int else { return nil }
+            guard let s = fabric.status(n.name), let m = s.hot_path_mallocs.map(Int.init), let p = s.hot_path_packets.map(Int.init) else { return nil }
             total.mallocs += m
             total.packets += p
         }
@@ -227,7 +227,7 @@ public final class BenchRunner {
         progress("xdp: tunnel saturated for \(Int(options.saturatedSeconds)) s: watching heartbeats")
         let pps = try LoadGenerators.udpPPS(from: a.namespace, to: b.namespace, address: b.virtualIPv4, payload: 64, seconds: options.saturatedSeconds, port: 7500)
         let downs = fabric.nodes.map { fabric.log($0.name).components(separatedBy: "Setting state to Down").count }.reduce(0, +) - downsBefore
-        let loss = fabric.routes("node1").map { $0["loss"] as? Double ?? 0 }.max() ?? 0
+        let loss = fabric.routes("node1").map(\.loss).max() ?? 0
         add("heartbeat.saturated.false_failovers", "route downs", [Double(downs)])
         add("heartbeat.saturated.loss_ratio_max", "ratio", [loss])
         add("heartbeat.saturated.tunnel_pps", "packets/s", [pps])
@@ -258,8 +258,8 @@ public final class BenchRunner {
         let standbyWait: Double = profile == .fast ? 15 : 40
         for i in 0..<cuts {
             guard fabric.waitAllRoutesUp(seconds: standbyWait) else { throw LabError("routes not all up \(Int(standbyWait)) s after cut \(i)") }
-            guard let active = fabric.routes("node1").first(where: { $0["active"] as? Bool == true }),
-                let network = (active["network"] as? String).flatMap({ Int($0.dropFirst(3)) }) else { throw LabError("no active route before cut \(i + 1)") }
+            guard let active = fabric.routes("node1").first(where: { $0.active == true }),
+                let network = Int(active.network.dropFirst(3)) else { throw LabError("no active route before cut \(i + 1)") }
             let k = network - 1
             progress("failover (\(profile.rawValue)): cut \(i + 1)/\(cuts) on net\(network)")
             let t0 = stream.now
@@ -267,7 +267,7 @@ public final class BenchRunner {
             let cutAt = Date()
             try fabric.cutSilently("node1", network: k)
             let detected = fabric.wait(seconds: 15) {
-                fabric.routes("node1").first { $0["network"] as? String == "net\(network)" }?["state"] as? String == "down"
+                fabric.routes("node1").first { $0.network == "net\(network)" }?.state == "down"
             }
             // A cut never detected is not left out: it counts as the whole wait.
             detect.append(Date().timeIntervalSince(cutAt) * 1000)
@@ -285,8 +285,8 @@ public final class BenchRunner {
         add("failover.recover_ms.\(profile.rawValue)\(suffix)", "ms", recover)
         add("failover.lost_packets.\(profile.rawValue)\(suffix)", "packets", lost)
         add("failover.undetected_cuts.\(profile.rawValue)\(suffix)", "cuts", [Double(undetected)])
-        if lossless, let bytes = (fabric.status("node1")?["datapath"] as? [String: Any])?["lossless_retention_bytes"] as? NSNumber {
-            add("failover.retention_bytes_per_node", "bytes", [bytes.doubleValue])
+        if lossless, let bytes = fabric.status("node1")?.datapath["lossless_retention_bytes"] {
+            add("failover.retention_bytes_per_node", "bytes", [Double(bytes)])
         }
     }
 }

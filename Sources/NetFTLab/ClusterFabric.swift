@@ -359,13 +359,19 @@ public final class ClusterFabric {
         if let pid = daemons[name]?.processIdentifier { kill(pid, signal) }
     }
 
-    /// The daemon's status document, or nil if it does not answer.
-    public func status(_ name: String) -> [String: Any]? {
+    /// The daemon's status, decoded as the node encodes it, or nil if it does not answer.
+    public func status(_ name: String) -> NodeStatus? {
         guard let data = try? ControlClient.ask("status", path: node(name).controlPath) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        return try? NodeStatus.decode(data)
     }
 
-    public func routes(_ name: String) -> [[String: Any]] { status(name)?["routes"] as? [[String: Any]] ?? [] }
+    public func routes(_ name: String) -> [NodeStatus.RouteInfo] { status(name)?.routes ?? [] }
+
+    /// One of a node's counters (`datapath` or `drops`), 0 when absent.
+    public func counter(_ name: String, _ key: String) -> UInt64 {
+        guard let s = status(name) else { return 0 }
+        return s.datapath[key] ?? s.drops[key] ?? 0
+    }
 
     /// Routes of the whole fabric: every node to every other, on each network.
     public var routeCount: Int { nodes.count * (nodes.count - 1) * spec.networks }
@@ -375,7 +381,7 @@ public final class ClusterFabric {
         wait(seconds: seconds) {
             self.nodes.allSatisfy { n in
                 let r = self.routes(n.name)
-                return r.count == (self.nodes.count - 1) * self.spec.networks && r.allSatisfy { $0["state"] as? String == "up" }
+                return r.count == (self.nodes.count - 1) * self.spec.networks && r.allSatisfy { $0.state == "up" }
             }
         }
     }

@@ -116,10 +116,8 @@ public final class HeartbeatCost {
         let deadline = Date().addingTimeInterval(30)
         var up = 0
         while Date() < deadline {
-            if let data = try? ControlClient.ask("status", path: "\(work)/n1.sock"),
-                let status = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                let list = status["routes"] as? [[String: Any]] {
-                up = list.filter { $0["state"] as? String == "up" }.count
+            if let status = self.status() {
+                up = status.routes.filter { $0.state == "up" }.count
                 if up == routes { break }
             }
             usleep(200_000)
@@ -140,10 +138,13 @@ public final class HeartbeatCost {
 
     /// Control frames node1's classifiers have passed to it so far.
     private func controlFrames() -> UInt64 {
-        guard let data = try? ControlClient.ask("status", path: "\(work)/n1.sock"),
-            let status = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let datapath = status["datapath"] as? [String: Any]
-        else { return 0 }
-        return datapath.filter { $0.key.hasSuffix("_pass_control") }.values.reduce(0) { $0 + ((($1 as? NSNumber)?.uint64Value) ?? 0) }
+        (status()?.datapath ?? [:]).filter { $0.key.hasSuffix("_pass_control") }.values.reduce(0, +)
+    }
+
+    /// node1's status, or nil if it does not answer.
+    private func status() -> NodeStatus? {
+        guard let data = try? ControlClient.ask("status", path: "\(work)/n1.sock") else { return nil }
+        return try? NodeStatus.decode(data)
     }
 
     /// CPU time of every thread of `pid` (ns, from schedstat).

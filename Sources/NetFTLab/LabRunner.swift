@@ -125,7 +125,7 @@ public final class LabRunner {
             // traffic back on the preferred network (after the hold-down).
             let settled = fabric.waitAllRoutesUp(seconds: 15) && fabric.wait(seconds: Double(heartbeat.detectionTime.value * 4) / 1000 + 5) {
                 fabric.nodes.allSatisfy { n in
-                    fabric.routes(n.name).filter { $0["active"] as? Bool == true }.allSatisfy { $0["network"] as? String == "net1" }
+                    fabric.routes(n.name).filter { $0.active == true }.allSatisfy { $0.network == "net1" }
                 }
             }
             if !settled {
@@ -142,12 +142,12 @@ public final class LabRunner {
 
     // MARK: Helpers
 
-    func route(_ node: String, peer: String, network: Int) -> [String: Any]? {
-        fabric.routes(node).first { $0["peer"] as? String == peer && $0["network"] as? String == "net\(network + 1)" }
+    func route(_ node: String, peer: String, network: Int) -> NodeStatus.RouteInfo? {
+        fabric.routes(node).first { $0.peer == peer && $0.network == "net\(network + 1)" }
     }
 
     func reachable(_ node: String, _ peer: String) -> Bool {
-        (fabric.status(node)?["nodes"] as? [[String: Any]])?.first { $0["name"] as? String == peer }?["reachable"] as? Bool ?? false
+        fabric.status(node)?.nodes.first { $0.name == peer }?.reachable ?? false
     }
 
     /// Milliseconds until `condition` holds (nil if not within `seconds`).
@@ -159,7 +159,7 @@ public final class LabRunner {
     /// Frames resent by lossless failover so far, per running node.
     func resent() -> [String: Int] {
         var counts: [String: Int] = [:]
-        for n in fabric.nodes { counts[n.name] = ((fabric.status(n.name)?["datapath"] as? [String: Any])?["lossless_resent"] as? NSNumber)?.intValue ?? 0 }
+        for n in fabric.nodes { counts[n.name] = Int(fabric.counter(n.name, "lossless_resent")) }
         return counts
     }
 
@@ -203,11 +203,11 @@ public final class LabRunner {
         let t0 = s.now
         let faultAt = Date()
         try fabric.setLink("node1", network: 0, up: false)
-        let detect = measure(seconds: 5) { route("node1", peer: "node2", network: 0)?["state"] as? String == "down" }
+        let detect = measure(seconds: 5) { route("node1", peer: "node2", network: 0)?.state == "down" }
         _ = s.waitForFlow(after: s.now, seconds: 3)
         usleep(300_000)
         let w = s.windowUntilNow(from: t0)
-        let diagnosis = route("node1", peer: "node2", network: 0)?["reason"] as? String ?? "?"
+        let diagnosis = route("node1", peer: "node2", network: 0)?.reason ?? "?"
         if detect == nil { failures.append("node1 never marked the route down") }
         if diagnosis != "local_link_down" { failures.append("diagnosis \(diagnosis), expected local_link_down") }
         if !reachable("node1", "node2") { failures.append("node2 became unreachable from node1") }
@@ -244,15 +244,15 @@ public final class LabRunner {
             try? Shell.run(["ip", "netns", "exec", fabric.switches[k], "nft", "delete", "table", "bridge", "netft_lab"])
         }
         let detect = measure(seconds: 10) {
-            route("node1", peer: "node2", network: k)?["state"] as? String == "down" && route("node2", peer: "node1", network: k)?["state"] as? String == "down"
+            route("node1", peer: "node2", network: k)?.state == "down" && route("node2", peer: "node1", network: k)?.state == "down"
         }
         let expected = bothWays ? ("port_blocked_suspected", "port_blocked_suspected") : ("asymmetric_outbound_lost", "asymmetric_inbound_lost")
         // The diagnosis can sharpen as reports arrive over net1: give it a few heartbeats.
         _ = fabric.wait(seconds: 3) {
-            route("node1", peer: "node2", network: k)?["reason"] as? String == expected.0 && route("node2", peer: "node1", network: k)?["reason"] as? String == expected.1
+            route("node1", peer: "node2", network: k)?.reason == expected.0 && route("node2", peer: "node1", network: k)?.reason == expected.1
         }
-        let d1 = route("node1", peer: "node2", network: k)?["reason"] as? String ?? "?"
-        let d2 = route("node2", peer: "node1", network: k)?["reason"] as? String ?? "?"
+        let d1 = route("node1", peer: "node2", network: k)?.reason ?? "?"
+        let d2 = route("node2", peer: "node1", network: k)?.reason ?? "?"
         _ = s.waitForFlow(after: s.now, seconds: 3)
         usleep(300_000)
         let w = s.window(from: t0, to: s.now - 0.2)
@@ -300,7 +300,7 @@ public final class LabRunner {
         for sw in fabric.switches { try Shell.run(["ip", "-n", sw, "link", "set", "n1", "down"]) }
         let detect = fabric.wait(seconds: Double(detectBound) / 1000 + 10) { !reachable("node2", "node1") }
             ? Int(Date().timeIntervalSince(cutAt) * 1000) : nil
-        let diagnosis = route("node2", peer: "node1", network: 0)?["reason"] as? String ?? "?"
+        let diagnosis = route("node2", peer: "node1", network: 0)?.reason ?? "?"
         if let detect {
             if detect > detectBound { failures.append("node2 took \(detect) ms to declare node1 unreachable (bound \(detectBound) ms)") }
         } else {
@@ -359,20 +359,20 @@ public final class LabRunner {
         let neighbour = fabric.nodes.count > 2 ? "node3" : nil
         var neighbourDown = false
         let detect = measure(seconds: 10) {
-            if let neighbour, route("node1", peer: neighbour, network: 0)?["state"] as? String != "up" { neighbourDown = true }
-            return route("node1", peer: "node2", network: 0)?["state"] as? String == "down" && route("node2", peer: "node1", network: 0)?["state"] as? String == "down"
+            if let neighbour, route("node1", peer: neighbour, network: 0)?.state != "up" { neighbourDown = true }
+            return route("node1", peer: "node2", network: 0)?.state == "down" && route("node2", peer: "node1", network: 0)?.state == "down"
         }
-        let diagnosis = route("node1", peer: "node2", network: 0)?["reason"] as? String ?? "?"
+        let diagnosis = route("node1", peer: "node2", network: 0)?.reason ?? "?"
         _ = s.waitForFlow(after: s.now, seconds: 3)
         usleep(300_000)
-        if let neighbour, route("node1", peer: neighbour, network: 0)?["state"] as? String != "up" { neighbourDown = true }
+        if let neighbour, route("node1", peer: neighbour, network: 0)?.state != "up" { neighbourDown = true }
         let w = s.window(from: t0, to: s.now - 0.2)
         if detect == nil { failures.append("the route across net1's \(cut.what) was not marked down on both sides") }
         if neighbourDown { failures.append("node1's route to \(neighbour!) on net1, inside one subnet, went down with the \(cut.what)") }
         if w.lost > 0 { failures.append("\(w.lost) datagrams lost: lossless failover must resend what the \(cut.what) swallowed") }
         if diagnosis == "local_link_down" || diagnosis == "remote_link_down" { failures.append("a cut beyond the nodes' links (theirs up) reported as \(diagnosis)") }
         if !reachable("node1", "node2") { failures.append("node2 became unreachable from node1") }
-        if route("node1", peer: "node2", network: 0)?["cross_subnet"] as? Bool != true { failures.append("node1's route to node2 on net1 is not marked cross-subnet") }
+        if route("node1", peer: "node2", network: 0)?.cross_subnet != true { failures.append("node1's route to node2 on net1 is not marked cross-subnet") }
         return ScenarioResult(
             name: cut.scenario.rawValue, passed: failures.isEmpty, detect_ms: detect, recover_ms: Int(w.longestGap * 1000),
             lost_packets: w.lost, diagnosis: "node1: \(diagnosis)" + (neighbour.map { "; node1 -> \($0) on net1 stayed up" } ?? ""),

@@ -1,4 +1,5 @@
 import Foundation
+import NetFTDaemon
 
 /// The datapath counters of one or more daemons (`netft status --json`),
 /// summed: what proves which path the frames took and what the offloads did.
@@ -25,25 +26,24 @@ public struct PathCounters: Sendable {
 
     public init() {}
 
-    public init(status: [String: Any]) {
-        let datapath = status["datapath"] as? [String: Any] ?? [:]
-        let drops = status["drops"] as? [String: Any] ?? [:]
-        func value(_ map: [String: Any], _ key: String) -> UInt64 { (map[key] as? NSNumber)?.uint64Value ?? 0 }
-        dataViaAFXDP = value(datapath, "data_frames_af_xdp")
-        dataViaKernel = value(datapath, "data_frames_kernel")
-        fillRingEmpty = value(datapath, "fill_ring_empty")
-        txRingFull = value(datapath, "xdp_tx_ring_full")
-        adapterReads = value(datapath, "adapter_reads")
-        adapterReadSegments = value(datapath, "adapter_read_segments")
-        adapterWrites = value(datapath, "adapter_writes")
-        adapterWrittenSegments = value(datapath, "adapter_written_segments")
-        udpReceivedMessages = value(datapath, "udp_received_messages")
-        udpReceivedFrames = value(datapath, "udp_received_frames")
-        udpSentMessages = value(datapath, "udp_sent_messages")
-        udpSentFrames = value(datapath, "udp_sent_frames")
-        for (key, _) in datapath where key.hasPrefix("classifier_") && key.hasSuffix("_no_socket") { noSocket += value(datapath, key) }
-        for (key, _) in drops where key.hasPrefix("xsk_") && (key.hasSuffix("_rx_dropped") || key.hasSuffix("_rx_ring_full")) { xskDrops += value(drops, key) }
-        for (key, _) in datapath where key.hasPrefix("af_xdp_rx_frames_") { queueFrames[String(key.dropFirst("af_xdp_rx_frames_".count))] = value(datapath, key) }
+    public init(status: NodeStatus) {
+        let datapath = status.datapath
+        let drops = status.drops
+        dataViaAFXDP = datapath["data_frames_af_xdp"] ?? 0
+        dataViaKernel = datapath["data_frames_kernel"] ?? 0
+        fillRingEmpty = datapath["fill_ring_empty"] ?? 0
+        txRingFull = datapath["xdp_tx_ring_full"] ?? 0
+        adapterReads = datapath["adapter_reads"] ?? 0
+        adapterReadSegments = datapath["adapter_read_segments"] ?? 0
+        adapterWrites = datapath["adapter_writes"] ?? 0
+        adapterWrittenSegments = datapath["adapter_written_segments"] ?? 0
+        udpReceivedMessages = datapath["udp_received_messages"] ?? 0
+        udpReceivedFrames = datapath["udp_received_frames"] ?? 0
+        udpSentMessages = datapath["udp_sent_messages"] ?? 0
+        udpSentFrames = datapath["udp_sent_frames"] ?? 0
+        for (key, value) in datapath where key.hasPrefix("classifier_") && key.hasSuffix("_no_socket") { noSocket += value }
+        for (key, value) in drops where key.hasPrefix("xsk_") && (key.hasSuffix("_rx_dropped") || key.hasSuffix("_rx_ring_full")) { xskDrops += value }
+        for (key, value) in datapath where key.hasPrefix("af_xdp_rx_frames_") { queueFrames[String(key.dropFirst("af_xdp_rx_frames_".count))] = value }
     }
 
     public static func + (a: PathCounters, b: PathCounters) -> PathCounters {

@@ -63,14 +63,14 @@ final class RouteTimelineRecorder: @unchecked Sendable {
     private func sample() {
         for node in fabric.nodes {
             let at = Self.monotonic() - origin
-            guard let routes = fabric.status(node.name)?["routes"] as? [[String: Any]] else {
+            guard let routes = fabric.status(node.name)?.routes else {
                 let known = lock.withLock { lanesSeen.filter { $0.hasPrefix("\(node.name):") } }
                 for lane in known { record(at, lane, "no daemon", false) }
                 continue
             }
             for r in routes {
-                let lane = "\(node.name): \(r["peer"] as? String ?? "?") \(r["network"] as? String ?? "?")"
-                record(at, lane, r["state"] as? String ?? "?", r["active"] as? Bool ?? false)
+                let lane = "\(node.name): \(r.peer ?? "?") \(r.network ?? "?")"
+                record(at, lane, r.state ?? "?", r.active ?? false)
             }
         }
     }

@@ -83,14 +83,8 @@ struct Capture: ParsableCommand {
 
     private func askDaemon() throws -> DaemonFacts {
         let data = try control.map { try ControlClient.ask("status", path: $0) } ?? ControlClient.askLocal("status")
-        guard let status = try JSONSerialization.jsonObject(with: data) as? [String: Any], status["error"] == nil else {
-            throw RuntimeFailure("the daemon refused the status request")
-        }
-        let links = (status["links"] as? [[String: Any]] ?? []).compactMap { link -> (String, String)? in
-            guard let name = link["name"] as? String else { return nil }
-            return (name, link["path"] as? String ?? "")
-        }
-        return DaemonFacts(links: links, adapter: status["adapter"] as? String ?? "netft0", udpPort: (status["udp_port"] as? Int).map { UInt16($0) })
+        let status = try NodeStatus.decode(data)
+        return DaemonFacts(links: status.links.map { ($0.name, $0.path) }, adapter: status.adapter, udpPort: status.udp_port)
     }
 
     private func warn(_ line: String) { FileHandle.standardError.write(Data("netft: \(line)\n".utf8)) }

@@ -61,7 +61,7 @@ struct CaptureTests {
         #expect(!netft.isEmpty, "tshark decoded no netft frame:\n\(tshark.prefix(2000))")
 
         // Every route of node1 carries decoded requests and replies.
-        let routeIDs = fabric.routes("node1").compactMap { $0["id"] as? Int }.map { String(format: "0x%08x", $0) }
+        let routeIDs = fabric.routes("node1").map { String(format: "0x%08x", $0.id) }
         #expect(routeIDs.count == 2)
         for route in routeIDs {
             let requests = netft.filter { $0.route == route && $0.type == 1 && $0.sender == 1 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NetFTDaemon
 import NetFTLab
 import Testing
 
@@ -19,10 +20,10 @@ struct DiscoveryTests {
         for node in fabric.nodes {
             let result = try runNetft(["status", "--json"], namespace: node.namespace)
             #expect(result.status == 0, "\(result.stderr)")
-            let status = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            let status = try? NodeStatus.decode(Data(result.stdout.utf8))
             // Each namespace answers with its own node: the name is per network namespace.
-            #expect(status?["node"] as? String == node.name, "\(result.stdout.prefix(300))")
-            if let fingerprint = status?["key_fingerprint"] as? String { fingerprints.insert(fingerprint) }
+            #expect(status?.node == node.name, "\(result.stdout.prefix(300))")
+            if let fingerprint = status?.key_fingerprint { fingerprints.insert(fingerprint) }
         }
         #expect(fingerprints.count == 1, "every node names the same key: \(fingerprints)")
         let routes = try runNetft(["routes"], namespace: fabric.nodes[0].namespace)

@@ -13,8 +13,8 @@ struct FailoverTests {
 
     /// The network carrying node1's traffic to node2 now (0-based), if any.
     static func activeNetwork(_ fabric: ClusterFabric) -> Int? {
-        guard let r = fabric.routes("node1").first(where: { $0["active"] as? Bool == true }), let name = r["network"] as? String else { return nil }
-        return Int(name.dropFirst(3)).map { $0 - 1 }
+        guard let r = fabric.routes("node1").first(where: \.active) else { return nil }
+        return Int(r.network.dropFirst(3)).map { $0 - 1 }
     }
 
     /// Cuts the active network, waits until traffic left it, restores it; `cuts` times.
@@ -28,7 +28,7 @@ struct FailoverTests {
             guard moved else { break }
             done += 1
             // The restored route comes back Up before the next cut (it takes traffic only when the other is cut).
-            _ = fabric.wait(seconds: 3) { fabric.routes("node1").allSatisfy { $0["state"] as? String == "up" } }
+            _ = fabric.wait(seconds: 3) { fabric.routes("node1").allSatisfy { $0.state == "up" } }
             usleep(100_000)
         }
         return done
@@ -48,7 +48,7 @@ struct FailoverTests {
         let cuts = try Self.cutActiveRoute(fabric, cuts: 20)
         usleep(500_000)
         let w = stream.window(from: t0, to: stream.now - 0.3)
-        let resent = ((fabric.status("node1")?["datapath"] as? [String: Any])?["lossless_resent"] as? NSNumber)?.intValue ?? 0
+        let resent = fabric.counter("node1", "lossless_resent")
         print("[failover] \(cuts) silent cuts under 2000 packets/s: \(w.lost) of \(w.received + w.lost) datagrams lost, \(resent) resent, longest pause \(Int(w.longestGap * 1000)) ms")
         #expect(cuts == 20, "every cut moved the traffic")
         #expect(w.lost == 0, "lossless failover lost \(w.lost) datagrams")
@@ -73,7 +73,7 @@ struct FailoverTests {
         usleep(500_000)
         let w = stream.window(from: t0, to: stream.now - 0.3)
         let path = fabric.pathCounters()
-        let resent = ((fabric.status("node1")?["datapath"] as? [String: Any])?["lossless_resent"] as? NSNumber)?.intValue ?? 0
+        let resent = fabric.counter("node1", "lossless_resent")
         print("[failover] \(cuts) silent cuts under 20000 datagrams/s: \(w.lost) of \(w.received + w.lost) lost, \(resent) resent, receiver's own drops \(w.droppedByReceiver), longest pause \(Int(w.longestGap * 1000)) ms; \(path.summary)")
         #expect(cuts == 3, "every cut moved the traffic")
         #expect(w.droppedByReceiver == 0, "the test's receiver dropped \(w.droppedByReceiver) datagrams itself: the measurement is broken")
@@ -96,7 +96,7 @@ struct FailoverTests {
         print("[failover] \(cuts) silent cuts during TCP: \(result.bytes >> 20) MiB intact \(result.intact), longest stall \(Int(result.longestStallSeconds * 1000)) ms")
         for n in ["node1", "node2"] {
             let s = fabric.status(n)
-            print("[failover] \(n) drops \(s?["drops"] ?? "-") datapath \(s?["datapath"] ?? "-")")
+            print("[failover] \(n) drops \(s?.drops ?? [:]) datapath \(s?.datapath ?? [:])")
         }
         #expect(cuts == 20)
         #expect(result.intact && result.bytes == 1 << 30, "every byte delivered once, in order")
@@ -148,7 +148,7 @@ struct FailoverTests {
             guard found, let down = Self.downLogged(fabric, network: k, after: cutAt) else { break }
             detections.append(Int(down.at.timeIntervalSince(cutAt) * 1000))
             #expect(down.reason == "unanswered_data", "found by the data path: \(down.reason)")
-            _ = fabric.wait(seconds: 3) { fabric.routes("node1").allSatisfy { $0["state"] as? String == "up" } }
+            _ = fabric.wait(seconds: 3) { fabric.routes("node1").allSatisfy { $0.state == "up" } }
         }
         print("[failover] silent cut: idle route down after \(idleMs) ms; under 2000 packets/s after \(detections) ms")
         #expect(detections.count == 5)

@@ -21,7 +21,7 @@ struct FloodTests {
     }
 
     static func counter(_ fabric: ClusterFabric, _ node: String, _ key: String) -> Int {
-        (fabric.status(node)?["datapath"] as? [String: Any])?[key] as? Int ?? 0
+        Int(fabric.counter(node, key))
     }
 
     static func downs(_ fabric: ClusterFabric) -> [Substring] {
@@ -86,7 +86,7 @@ struct FloodTests {
         #expect(others.isEmpty, "node1's routes from other sources went down: \(others)")
         let elsewhere = Self.downs(fabric).filter { !$0.contains(" node1 ") }
         let node1Routes = fabric.routes("node1")
-        #expect(node1Routes.first { $0["real_remote"] as? String == "\(node3)" }?["state"] as? String == "up")
+        #expect(node1Routes.first { $0.real_remote == "\(node3)" }?.state == "up")
         #expect(Self.counter(fabric, "node1", "adapter_writes") == writes)
         print("spoofed flood: \(sent) control frames from node2's address in 10 s, \(held) dropped over its budget; node1: \(node1Downs.count) route-down lines, all for node2's network-1 route; node3's route on network 1 up; on the other nodes: \(elsewhere.count) route-down lines \(elsewhere.prefix(4))")
     }

@@ -56,10 +56,10 @@ struct HostileFrameTests {
             if payload.count > 48 && payload[5] == FrameType.data.rawValue { captured = payload }
         }
         let replay = try #require(captured, "node2's data frame was seen on the wire")
-        let before = try #require(fabric.status("node1")?["drops"] as? [String: Int])
+        let before = try #require(fabric.status("node1")?.drops)
 
         // Forged under node2's real session id, so only the tag can refuse it.
-        let session = try #require((fabric.status("node2")?["session"] as? String).flatMap { UInt32($0, radix: 16) })
+        let session = try #require((fabric.status("node2")?.session).flatMap { UInt32($0, radix: 16) })
         let forged = try Self.forged(route: Route.id(between: ClusterFabric.address(network: 0, node: 0), and: ClusterFabric.address(network: 0, node: 1)), session: session)
         // From node2's address and port, so the frames pass the path check
         // and only the tag, the replay window or the parser can refuse them.
@@ -73,10 +73,10 @@ struct HostileFrameTests {
                 try socket.send(Array("NeFT".utf8) + [Wire.version] + (0..<70).map { _ in UInt8.random(in: 0...255) }, to: target, port: 3343)
             }
         }
-        func moved(_ key: String, _ drops: [String: Int]) -> Int { (drops[key] ?? 0) - (before[key] ?? 0) }
-        var drops: [String: Int] = [:]
+        func moved(_ key: String, _ drops: [String: UInt64]) -> Int { Int(drops[key] ?? 0) - Int(before[key] ?? 0) }
+        var drops: [String: UInt64] = [:]
         let counted = fabric.wait(seconds: 5) {
-            drops = fabric.status("node1")?["drops"] as? [String: Int] ?? [:]
+            drops = fabric.status("node1")?.drops ?? [:]
             let garbage = ["bad_header_length", "unknown_type", "reserved_bits_set", "payload_length_mismatch", "security_mismatch", "truncated"]
                 .map { moved($0, drops) }.reduce(0, +)
             return moved("replayed", drops) + moved("too_old", drops) >= 5 && moved("authentication_failed", drops) >= 5 && garbage >= 5
@@ -89,6 +89,6 @@ struct HostileFrameTests {
         #expect(seen.filter { Self.contains($0, Self.marker) }.count == 1, "the replayed datagram was not delivered again")
         #expect(!seen.contains { Self.contains($0, Self.evil) }, "a forged frame reached the virtual adapter")
         #expect(fabric.isRunning("node1"), "the daemon survived")
-        #expect(fabric.routes("node1").allSatisfy { $0["state"] as? String == "up" })
+        #expect(fabric.routes("node1").allSatisfy { $0.state == "up" })
     }
 }

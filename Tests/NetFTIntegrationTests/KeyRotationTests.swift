@@ -13,7 +13,7 @@ struct KeyRotationKernelTests {
         try requireKernelLab()
         let fabric = try upFabric(ClusterFabric.Spec(), tag: "krot")
         defer { fabric.tearDown() }
-        let old = try #require(fabric.status("node1")?["key_fingerprint"] as? String)
+        let old = try #require(fabric.status("node1")?.key_fingerprint)
         let b = fabric.node("node2")
         let stream = try TrafficStream(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4, interval: 0.001)
         defer { stream.stop() }
@@ -24,8 +24,8 @@ struct KeyRotationKernelTests {
         let fresh = try KeyFile.generate(path: "\(fabric.workDirectory)/cluster.key", replace: true)
         #expect(fresh != old)
         fabric.signal("node1", SIGHUP)
-        #expect(fabric.wait(seconds: 5) { fabric.status("node1")?["key_fingerprint"] as? String == fresh }, "node1 took the new key")
-        #expect(fabric.status("node1")?["previous_key_fingerprint"] as? String == old, "node1 still accepts the old key")
+        #expect(fabric.wait(seconds: 5) { fabric.status("node1")?.key_fingerprint == fresh }, "node1 took the new key")
+        #expect(fabric.status("node1")?.previous_key_fingerprint == old, "node1 still accepts the old key")
         // node1 alone has the new key for a while: traffic carries on under the old keys.
         let alone = stream.now
         while stream.now - alone < 1 { usleep(20_000) }
@@ -33,7 +33,7 @@ struct KeyRotationKernelTests {
         let complete = fabric.wait(seconds: 5) {
             fabric.nodes.allSatisfy { n in
                 let s = fabric.status(n.name)
-                return s?["key_fingerprint"] as? String == fresh && s?["previous_key_fingerprint"] == nil
+                return s?.key_fingerprint == fresh && s?.previous_key_fingerprint == nil
             }
         }
         #expect(complete, "the rotation completed on both nodes")
@@ -50,11 +50,9 @@ struct KeyRotationKernelTests {
 /// Every node's drops and non-zero datapath counters, to say where a lost packet went.
 private func nonzeroCounters(_ fabric: ClusterFabric) -> String {
     fabric.nodes.map { n in
-        let s = fabric.status(n.name) ?? [:]
-        let counters = ["drops", "datapath"].flatMap { section in
-            (s[section] as? [String: Any] ?? [:]).compactMap { key, value in
-                (value as? NSNumber).flatMap { $0.intValue != 0 ? "\(section).\(key)=\($0)" : nil }
-            }
+        let s = fabric.status(n.name)
+        let counters = [("drops", s?.drops ?? [:]), ("datapath", s?.datapath ?? [:])].flatMap { section, values in
+            values.filter { $0.value != 0 }.map { "\(section).\($0.key)=\($0.value)" }
         }
         return "\(n.name): " + counters.sorted().joined(separator: " ")
     }.joined(separator: "; ")

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NetFTCore
 import NetFTDataplane
+import NetFTDaemon
 import NetFTLab
 import Testing
 
@@ -94,7 +95,7 @@ struct LabTests {
         spec.dataplane = dataplane
         spec.topology = .routed
         var path = PathCounters()
-        var routes: [[String: Any]] = []
+        var routes: [NodeStatus.RouteInfo] = []
         let results = try Self.runLab(spec, LabScenario.all(on: .routed)) { fabric in
             path = fabric.pathCounters()
             routes = fabric.routes("node1")
@@ -105,10 +106,10 @@ struct LabTests {
         }
         // node2 is in the other subnet of every network (through the router), node3 in node1's.
         for route in routes {
-            let across = route["peer"] as? String == "node2"
-            #expect(route["cross_subnet"] as? Bool == across, "\(route)")
+            let across = route.peer == "node2"
+            #expect(route.cross_subnet == across, "\(route)")
             let expected = across ? HeartbeatSettings.fastCrossSubnet : HeartbeatSettings.fast
-            #expect((route["delay_ms"] as? NSNumber)?.uint64Value == expected.delay.value && (route["threshold"] as? NSNumber)?.intValue == expected.threshold, "\(route)")
+            #expect(route.delay_ms == expected.delay.value && route.threshold == expected.threshold, "\(route)")
         }
         #expect(routes.count == 4)
         // The streams run node1 -> node2: across the router, on the dataplane's own path.
@@ -124,7 +125,7 @@ struct LabTests {
         spec.topology = .sites
         spec.wanDelayMilliseconds = 15
         var path = PathCounters()
-        var routes: [[String: Any]] = []
+        var routes: [NodeStatus.RouteInfo] = []
         var relays: (Bool, Bool) = (false, false)
         var relayed = WANRelay.Counts()
         let results = try Self.runLab(spec, [.interSiteLink, .linkDown]) { fabric in
@@ -144,15 +145,15 @@ struct LabTests {
         }
         // node2 is at the other site (30 ms there and back), node3 at node1's.
         for route in routes {
-            let rtt = (route["rtt_ms"] as? NSNumber)?.doubleValue ?? -1
-            if route["peer"] as? String == "node2" {
-                #expect(rtt >= 30 && rtt < 45 && route["cross_subnet"] as? Bool == true, "\(route)")
+            let rtt = route.rtt_ms
+            if route.peer == "node2" {
+                #expect(rtt >= 30 && rtt < 45 && route.cross_subnet == true, "\(route)")
             } else {
-                #expect(rtt < 10 && route["cross_subnet"] as? Bool == false, "\(route)")
+                #expect(rtt < 10 && route.cross_subnet == false, "\(route)")
             }
         }
         #expect(routes.count == 4)
-        print("lab [\(dataplane), sites]: rtt \(routes.map { "\($0["peer"]!) \($0["network"]!) \($0["rtt_ms"]!) ms" }); \(path.summary)")
+        print("lab [\(dataplane), sites]: rtt \(routes.map { "\($0.peer) \($0.network) \($0.rtt_ms) ms" }); \(path.summary)")
         expectFramesTook(dataplane, path, atLeast: 1_500)
     }
 

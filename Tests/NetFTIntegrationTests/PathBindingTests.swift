@@ -29,10 +29,7 @@ struct PathBindingKernelTests {
         // (node1's network-1 address is no source on node2's eth1), the
         // engine's path check on udp (or for any frame the classifier passed).
         func refused() -> (path: Int, classifier: Int) {
-            let status = fabric.status("node2")
-            let drops = status?["drops"] as? [String: Any] ?? [:]
-            let datapath = status?["datapath"] as? [String: Any] ?? [:]
-            return (drops["wrong_path"] as? Int ?? 0, datapath["classifier_eth1_drop_unknown_source"] as? Int ?? 0)
+            (Int(fabric.counter("node2", "wrong_path")), Int(fabric.counter("node2", "classifier_eth1_drop_unknown_source")))
         }
         let before = refused()
 
@@ -62,10 +59,10 @@ struct PathBindingKernelTests {
         #expect(counted, "\(relayed) relayed frames refused: \(byPath) wrong_path, \(byClassifier) by the classifier")
         if dataplane == .xdp { #expect(byClassifier >= relayed, "on xdp the classifier drops them before any socket") }
         let routes = fabric.routes("node2")
-        let onNet1 = routes.first { $0["real_local"] as? String == "\(node2OnNet1)" }
-        let onNet2 = routes.first { $0["real_local"] as? String == "\(node2OnNet2)" }
-        #expect(onNet1?["state"] as? String == "down", "the relay kept network 1's dead route up: \(onNet1 ?? [:])")
-        #expect(onNet2?["state"] as? String == "up")
+        let onNet1 = routes.first { $0.real_local == "\(node2OnNet1)" }
+        let onNet2 = routes.first { $0.real_local == "\(node2OnNet2)" }
+        #expect(onNet1?.state == "down", "the relay kept network 1's dead route up: \(String(describing: onNet1))")
+        #expect(onNet2?.state == "up")
         let downs = fabric.log("node2").split(separator: "\n").filter { $0.contains("Marking Route from \(node2OnNet2)") && $0.hasSuffix("as down") }
         #expect(downs.isEmpty, "network 2's route went down: \(downs)")
         print("path binding (\(dataplane)): \(relayed) frames relayed onto network 2, refused: \(byPath) wrong_path, \(byClassifier) drop_unknown_source in XDP; network 1's route down, network 2's up")

@@ -19,8 +19,8 @@ struct ReloadKernelTests {
 
     /// The datapath's longest pass and latest timed wake-up, in microseconds.
     static func loopStalls(_ fabric: ClusterFabric, _ name: String) -> (pass: UInt64, lateWake: UInt64) {
-        let datapath = fabric.status(name)?["datapath"] as? [String: Any]
-        func value(_ key: String) -> UInt64 { (datapath?[key] as? NSNumber)?.uint64Value ?? .max }
+        let datapath = fabric.status(name)?.datapath
+        func value(_ key: String) -> UInt64 { datapath?[key] ?? .max }
         return (value("loop_longest_pass_us"), value("loop_longest_late_wake_us"))
     }
 
@@ -112,7 +112,7 @@ struct ReloadKernelTests {
         let fabric = try upFabric(ClusterFabric.Spec(), tag: "rldp")
         defer { fabric.tearDown() }
         let n2 = fabric.node("node2")
-        func active(_ name: String) -> String? { fabric.routes(name).first { $0["active"] as? Bool == true }?["network"] as? String }
+        func active(_ name: String) -> String? { fabric.routes(name).first { $0.active == true }?.network }
         #expect(active("node1") == "net1")
         let stream = try TrafficStream(from: fabric.node("node1").namespace, to: n2.namespace, address: n2.virtualIPv4)
         defer { stream.stop() }
@@ -127,7 +127,7 @@ struct ReloadKernelTests {
         #expect(stream.waitForFlow(after: stream.now, seconds: 2))
         let window = stream.windowUntilNow(from: t0)
         #expect(window.lost == 0, "\(window.lost) lost while traffic moved")
-        #expect(fabric.routes("node1").allSatisfy { $0["state"] as? String == "up" })
+        #expect(fabric.routes("node1").allSatisfy { $0.state == "up" })
         #expect(!fabric.log("node1").contains("Setting state to Down"))
         #expect(fabric.log("node1").contains("Route to node2 changed from 198.18.1.1 -> 198.18.1.2 to 198.18.2.1 -> 198.18.2.2"))
     }

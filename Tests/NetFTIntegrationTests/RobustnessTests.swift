@@ -17,10 +17,9 @@ struct RobustnessTests {
         fabric.log(node).components(separatedBy: "Setting state to Down").count - 1
     }
 
-    static func status(_ fabric: ClusterFabric, _ node: String) -> [String: Any] { fabric.status(node) ?? [:] }
-
     static func counter(_ fabric: ClusterFabric, _ node: String, _ group: String, _ name: String) -> UInt64 {
-        ((status(fabric, node)[group] as? [String: Any])?[name] as? NSNumber)?.uint64Value ?? 0
+        let status = fabric.status(node)
+        return (group == "drops" ? status?.drops : status?.datapath)?[name] ?? 0
     }
 
     /// Two nodes on the xdp dataplane, all routes up, node1 streaming to node2 and the stream flowing.
@@ -106,8 +105,8 @@ struct RobustnessTests {
             let answer = try? ControlClient.ask("status", path: node1.controlPath)
             let took = Date().timeIntervalSince(start)
             slowest = max(slowest, took)
-            let document = answer.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-            #expect(document?["node"] as? String == "node1")
+            let document = answer.flatMap { try? NodeStatus.decode($0) }
+            #expect(document?.node == "node1")
             asked += 1
             usleep(100_000)
         }
@@ -149,7 +148,7 @@ struct RobustnessTests {
         #expect(fabric.exec("node2", ["ping", "-c", "50", "-i", "0.01", "-W", "1", "-q", "\(n.virtualIPv4)"]))
         let after = Self.counter(fabric, "node1", "datapath", "classifier_eth0_steered")
         #expect(after >= steered + 50, "steered \(steered) -> \(after): frames still reach the AF_XDP socket")
-        #expect(Self.status(fabric, "node1")["dataplane"] as? String == "xdp")
+        #expect(fabric.status("node1")?.dataplane == "xdp")
         #expect(FileManager.default.fileExists(atPath: n.controlPath), "the first daemon's control socket is still there")
         let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: fabric.workDirectory)) ?? [])
             + ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netft")) ?? [])
@@ -174,11 +173,11 @@ struct RobustnessTests {
         #expect(attachedID != 0)
         try fabric.startAll()
         #expect(fabric.waitAllRoutesUp(seconds: 15), "routes on both networks come up:\n\(fabric.log("node1").suffix(2000))")
-        let links = Self.status(fabric, "node1")["links"] as? [[String: Any]] ?? []
-        let eth1 = links.first { $0["name"] as? String == "eth1" }
-        #expect(eth1?["path"] as? String == "kernel")
-        #expect((eth1?["reason"] as? String ?? "").contains("'netft_pass'"), "the occupant is named: \(eth1 ?? [:])")
-        #expect(links.first { $0["name"] as? String == "eth0" }?["path"] as? String == "af_xdp")
+        let links = fabric.status("node1")?.links ?? []
+        let eth1 = links.first { $0.name == "eth1" }
+        #expect(eth1?.path == "kernel")
+        #expect((eth1?.reason ?? "").contains("'netft_pass'"), "the occupant is named: \(String(describing: eth1))")
+        #expect(links.first { $0.name == "eth0" }?.path == "af_xdp")
         #expect(fabric.log("node1").contains("eth1 carries its frames through the kernel socket"))
         let running = try NetworkNamespace.run(n.namespace) { Self.attachedProgram(Int32(if_nametoindex("eth1"))) }
         #expect(running == attachedID, "still attached while netft runs")
@@ -251,7 +250,7 @@ struct RobustnessTests {
         spec.mtu = 9000
         let fabric = try upFabric(spec, tag: "jumb")
         defer { fabric.tearDown() }
-        let mtu = (Self.status(fabric, "node1")["mtu"] as? NSNumber)?.intValue ?? 0
+        let mtu = Int(fabric.status("node1")?.mtu ?? 0)
         #expect(mtu > 1400 && mtu <= 2048 - 48 - 16, "the adapter MTU fits one 2 KiB buffer (\(mtu))")
         let node2 = fabric.node("node2")
         let steeredBefore = Self.counter(fabric, "node2", "datapath", "af_xdp_rx_frames")
@@ -309,7 +308,7 @@ struct RobustnessTests {
         let window = stream.windowUntilNow(from: t0)
         print("[robustness] wall clock an hour back and forward: \(window.received) datagrams, \(window.lost) lost, longest gap \(Int(window.longestGap * 1000)) ms")
         #expect(window.lost == 0, "\(window.lost) datagrams lost across the clock steps and the link cut")
-        #expect(fabric.routes("node1").allSatisfy { $0["state"] as? String == "up" })
+        #expect(fabric.routes("node1").allSatisfy { $0.state == "up" })
     }
 
     @Test func aStarvedUMEMStillAnswersHeartbeats() throws {

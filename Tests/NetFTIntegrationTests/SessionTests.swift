@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NetFTCore
 import NetFTDataplane
+import NetFTDaemon
 import NetFTLab
 import Testing
 
@@ -17,12 +18,12 @@ struct SessionRestartTests {
         return try NetworkNamespace.run(fabric.switches[0]) { try PcapLive(interface: "n\(node + 1)", filter: "udp and src host \(source) and dst port 3343") }
     }
 
-    static func session(_ fabric: ClusterFabric, _ node: String) -> String? { fabric.status(node)?["session"] as? String }
+    static func session(_ fabric: ClusterFabric, _ node: String) -> String? { fabric.status(node)?.session }
 
     /// The session `observer` has established with `peer` (from its status).
     static func established(_ fabric: ClusterFabric, _ observer: String, with peer: String) -> String? {
-        let nodes = fabric.status(observer)?["nodes"] as? [[String: Any]] ?? []
-        return nodes.first { $0["name"] as? String == peer }?["session"] as? String
+        let nodes = fabric.status(observer)?.nodes ?? []
+        return nodes.first { $0.name == peer }?.session
     }
 
     /// The session field of a netft frame in an Ethernet + IPv4 + UDP capture (nil: not netft).
@@ -118,15 +119,15 @@ struct SessionRestartTests {
         let frame = try #require(captured, "node1's data frame was seen on the wire")
 
         func resend(expecting reason: String, node: String) throws {
-            let before = fabric.status(node)?["drops"] as? [String: Int] ?? [:]
+            let before = fabric.status(node)?.drops ?? [:]
             let adapter = try NetworkNamespace.run(fabric.node(node).namespace) { try PcapLive(interface: "netft0") }
             try NetworkNamespace.run(attacker) {
                 let socket = try UDPEndpoint(port: 3343, local: "\(node1)")
                 for _ in 0..<5 { try socket.send(frame, to: target, port: 3343) }
             }
-            var drops: [String: Int] = [:]
+            var drops: [String: UInt64] = [:]
             let counted = fabric.wait(seconds: 5) {
-                drops = fabric.status(node)?["drops"] as? [String: Int] ?? [:]
+                drops = fabric.status(node)?.drops ?? [:]
                 return (drops[reason] ?? 0) - (before[reason] ?? 0) >= 5
             }
             #expect(counted, "the resent frame was counted as \(reason): \(drops)")

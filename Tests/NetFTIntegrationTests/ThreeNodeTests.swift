@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NetFTCore
 import NetFTDataplane
+import NetFTDaemon
 import NetFTLab
 import NetFTTestSupport
 import Testing
@@ -23,7 +24,7 @@ struct ThreeNodeTests {
                     expected.insert("\(peer.name) net\(k + 1) \(ClusterFabric.address(network: k, node: i)) \(ClusterFabric.address(network: k, node: j))")
                 }
             }
-            let actual = Set(routes.map { "\($0["peer"]!) \($0["network"]!) \($0["real_local"]!) \($0["real_remote"]!)" })
+            let actual = Set(routes.map { "\($0.peer) \($0.network) \($0.real_local) \($0.real_remote)" })
             #expect(actual == expected, "\(node.name) routes")
             let log = fabric.log(node.name)
             #expect(log.components(separatedBy: "[NETFT] Added route <struct mscs::FaultTolerantRoute>").count - 1 == 4)
@@ -34,12 +35,12 @@ struct ThreeNodeTests {
         // A NIC going down and coming back while running.
         try fabric.setLink("node1", network: 1, up: false)
         #expect(fabric.wait(seconds: 5) {
-            fabric.routes("node1").filter { $0["network"] as? String == "net2" }.allSatisfy { $0["reason"] as? String == "local_link_down" }
+            fabric.routes("node1").filter { $0.network == "net2" }.allSatisfy { $0.reason == "local_link_down" }
         }, "routes over the downed NIC are down with reason local_link_down")
         #expect(fabric.wait(seconds: 5) {
-            fabric.routes("node2").first { $0["peer"] as? String == "node1" && $0["network"] as? String == "net2" }?["state"] as? String == "down"
+            fabric.routes("node2").first { $0.peer == "node1" && $0.network == "net2" }?.state == "down"
         }, "the peer sees the route down too")
-        #expect(fabric.routes("node1").filter { $0["network"] as? String == "net1" }.allSatisfy { $0["active"] as? Bool == true })
+        #expect(fabric.routes("node1").filter { $0.network == "net1" }.allSatisfy { $0.active == true })
         try fabric.setLink("node1", network: 1, up: true)
         #expect(fabric.waitAllRoutesUp(seconds: 10), "routes come back when the NIC does")
         #expect(fabric.log("node1").contains("[IM] interface eth1 (198.18.2.1) is down"))
@@ -66,14 +67,14 @@ struct OperatingTests {
         }
         #expect(values.count == routes.count && routes.count == 2)
         for route in routes {
-            let id = route["id"] as? Int
-            let pinned = try #require(values.first { $0["id"] as? Int == id }, "route \(id ?? -1) in the pinned map")
-            #expect(pinned["local"] as? String == route["real_local"] as? String)
-            #expect(pinned["remote"] as? String == route["real_remote"] as? String)
-            #expect(pinned["peer"] as? String == route["peer"] as? String)
-            #expect(pinned["network"] as? String == route["network"] as? String)
-            #expect(pinned["state"] as? String == "NETFT_ROUTE_\((route["state"] as? String ?? "").uppercased())")
-            #expect((pinned["active"] as? Int == 1) == (route["active"] as? Bool == true))
+            let id = Int(route.id)
+            let pinned = try #require(values.first { $0["id"] as? Int == id }, "route \(id) in the pinned map")
+            #expect(pinned["local"] as? String == route.real_local)
+            #expect(pinned["remote"] as? String == route.real_remote)
+            #expect(pinned["peer"] as? String == route.peer)
+            #expect(pinned["network"] as? String == route.network)
+            #expect(pinned["state"] as? String == "NETFT_ROUTE_\(route.state.uppercased())")
+            #expect((pinned["active"] as? Int == 1) == route.active)
             #expect((pinned["rtt_ns"] as? Int ?? 0) > 0)
         }
     }
@@ -82,15 +83,15 @@ struct OperatingTests {
         try requireKernelLab()
         let fabric = try upFabric(ClusterFabric.Spec(), tag: "hup")
         defer { fabric.tearDown() }
-        #expect(fabric.routes("node1").allSatisfy { $0["delay_ms"] as? Int == 25 })
+        #expect(fabric.routes("node1").allSatisfy { $0.delay_ms == 25 })
         var heartbeat = ClusterConfig.Heartbeat()
         heartbeat.profile = .fast
         (heartbeat.fast.delay, heartbeat.fast.threshold) = (50, 5)
         try fabric.rewriteConfiguration(heartbeat: heartbeat)
         fabric.signal("node1", SIGHUP)
-        #expect(fabric.wait(seconds: 5) { fabric.routes("node1").allSatisfy { $0["delay_ms"] as? Int == 50 && $0["threshold"] as? Int == 5 } })
+        #expect(fabric.wait(seconds: 5) { fabric.routes("node1").allSatisfy { $0.delay_ms == 50 && $0.threshold == 5 } })
         usleep(500_000)  // several heartbeats at the new pace
-        #expect(fabric.routes("node1").allSatisfy { $0["state"] as? String == "up" })
+        #expect(fabric.routes("node1").allSatisfy { $0.state == "up" })
         let log = fabric.log("node1")
         #expect(log.contains("SIGHUP: configuration reloaded: 0 routes added, 0 removed, 2 changed"))
         #expect(log.contains("Delay 50 ms, Threshold 5"))

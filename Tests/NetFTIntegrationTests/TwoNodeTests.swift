@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NetFTCore
 import NetFTDataplane
+import NetFTDaemon
 import NetFTLab
 import Testing
 
@@ -18,7 +19,7 @@ struct TwoNodeTests {
         let fabric = try upFabric(spec, tag: "two\(dataplane.rawValue)")
         defer { fabric.tearDown() }
         let b = fabric.node("node2")
-        #expect(fabric.routes("node1").allSatisfy { ($0["real_local"] as? String)?.contains(underlay == .ipv6 ? ":" : ".") ?? false }, "routes run over \(underlay)")
+        #expect(fabric.routes("node1").allSatisfy { $0.real_local.contains(underlay == .ipv6 ? ":" : ".") }, "routes run over \(underlay)")
         let before = fabric.pathCounters()
         #expect(fabric.exec("node1", ["ping", "-c", "3", "-i", "0.2", "-W", "2", "\(b.virtualIPv4)"]), "IPv4 ping to node2's virtual address")
         #expect(fabric.exec("node1", ["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "\(b.virtualIPv6)%netft0"]), "IPv6 ping to node2's link-local virtual address")
@@ -41,8 +42,8 @@ struct TwoNodeTests {
         var cut = -1
         let before = fabric.pathCounters()
         let result = try TCPTransfer.run(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4, bytes: 50 << 20) {
-            let active = fabric.routes("node1").first { $0["active"] as? Bool == true }
-            let network = (active?["network"] as? String).flatMap { Int($0.dropFirst(3)) } ?? 1
+            let active = fabric.routes("node1").first { $0.active == true }
+            let network = (active?.network).flatMap { Int($0.dropFirst(3)) } ?? 1
             cut = network - 1
             try fabric.setLink("node1", network: cut, up: false)
         }
@@ -51,10 +52,10 @@ struct TwoNodeTests {
         expectFramesTook(dataplane, fabric.pathCounters().since(before), atLeast: 30_000)
         print("[\(dataplane), \(underlay)] link cut during TCP: traffic stopped for \(Int(result.longestStallSeconds * 1000)) ms; \(String(format: "%.2f", result.gbps)) Gbit/s overall")
         let routes = fabric.routes("node1")
-        let down = routes.first { $0["network"] as? String == "net\(cut + 1)" }
-        #expect(down?["state"] as? String == "down")
-        #expect(down?["reason"] as? String == "local_link_down")
-        #expect(routes.contains { $0["active"] as? Bool == true && $0["network"] as? String != "net\(cut + 1)" })
+        let down = routes.first { $0.network == "net\(cut + 1)" }
+        #expect(down?.state == "down")
+        #expect(down?.reason == "local_link_down")
+        #expect(routes.contains { $0.active == true && $0.network != "net\(cut + 1)" })
         #expect(fabric.log("node1").contains("Setting state to Down for route from \(fabric.address(network: cut, node: 0)) to \(fabric.address(network: cut, node: 1)) (local_link_down)"))
     }
 
@@ -113,7 +114,7 @@ struct LosslessFailoverTests {
         usleep(300_000)
         let t0 = stream.now
         try fabric.cutSilently("node1", network: 0)
-        #expect(fabric.wait(seconds: 5) { fabric.routes("node1").first { $0["network"] as? String == "net1" }?["state"] as? String == "down" })
+        #expect(fabric.wait(seconds: 5) { fabric.routes("node1").first { $0.network == "net1" }?.state == "down" })
         #expect(stream.waitForFlow(after: stream.now, seconds: 5))
         usleep(500_000)
         let w = stream.window(from: t0, to: stream.now - 0.2)
