@@ -20,7 +20,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         // Thin C over libbpf, libxdp, libpcap, libmnl, libnftables and TUN ioctls. No policy.
@@ -46,11 +45,16 @@ let package = Package(
             dependencies: ["NetFTCore", "CNetFTShims"],
             plugins: ["BPFObjectPlugin"]
         ),
-        // Lab fabrics: namespaces, veths, switches. Used by the CLI and the tests.
+        // Namespaces, veths, switches, routers, daemons and traffic tools: what the
+        // lab, the bench and the kernel tests build on.
+        .target(name: "NetFTFabric", dependencies: ["NetFTDataplane", "NetFTDaemon", "NetFTCore", "CNetFTShims"]),
+        // `netft lab`: the field's failures as scenarios, their timelines and report.
+        .target(name: "NetFTLab", dependencies: ["NetFTFabric", "NetFTDaemon", "NetFTDataplane", "NetFTCore"]),
+        // `netft bench`: runner, report, rigs; the only user of the histogram library.
         .target(
-            name: "NetFTLab",
+            name: "NetFTBench",
             dependencies: [
-                "NetFTDataplane", "NetFTDaemon", "NetFTCore", "CNetFTShims",
+                "NetFTFabric", "NetFTLab", "NetFTDaemon", "NetFTDataplane", "NetFTCore",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -73,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "netft",
             dependencies: [
-                "NetFTCore", "NetFTDataplane", "NetFTLab", "NetFTDaemon",
+                "NetFTCore", "NetFTDataplane", "NetFTFabric", "NetFTLab", "NetFTBench", "NetFTDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -88,29 +92,20 @@ let package = Package(
         .testTarget(
             name: "NetFTDaemonTests",
             dependencies: [
-                "NetFTDaemon", "NetFTCore", "NetFTLab", "NetFTDataplane", "NetFTTestSupport",
+                "NetFTDaemon", "NetFTCore", "NetFTDataplane", "NetFTTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Configs")]
         ),
         .testTarget(
             name: "NetFTDataplaneTests",
-            dependencies: ["NetFTDataplane", "NetFTCore", "NetFTLab", "CNetFTShims", "NetFTTestSupport"],
+            dependencies: ["NetFTDataplane", "NetFTCore", "NetFTFabric", "CNetFTShims", "NetFTTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         // Whole nodes in namespaces: daemons, traffic, failures. Needs root.
         .testTarget(
             name: "NetFTIntegrationTests",
-            dependencies: ["NetFTLab", "NetFTDaemon", "NetFTDataplane", "NetFTCore", "CNetFTShims", "NetFTTestSupport"]
-        ),
-        .executableTarget(
-            name: "NetFTCoreBenchmarks",
-            dependencies: [
-                "NetFTCore",
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/NetFTCoreBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+            dependencies: ["NetFTFabric", "NetFTLab", "NetFTDaemon", "NetFTDataplane", "NetFTCore", "CNetFTShims", "NetFTTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import NetFTFabric
 import NetFTDaemon
 
 /// `netft lab --report FILE`: one self-contained HTML page (inline SVG, no

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NetFTCore
+import NetFTFabric
 import NetFTDaemon
 import NetFTDataplane
 
@@ -399,9 +400,4 @@ public final class LabRunner {
             diagnosis: "node2 saw node1 leave and return (its new session established by the handshake)",
             expectation: "the peer notices within the detection time; traffic flows again after the restart", failures: failures)
     }
-}
-
-public struct LabError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -1,3 +1,5 @@
+import NetFTFabric
+
 /// The field failures the lab replays (REFERENCE.md), one scenario each.
 public enum LabScenario: String, CaseIterable, Sendable {
     /// One node's NIC on network A goes down during a steady stream, then returns.

@@ -1,4 +1,5 @@
 import Foundation
+import NetFTFabric
 import Glibc
 import NetFTDataplane
 

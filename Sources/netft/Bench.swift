@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import NetFTFabric
+import NetFTBench
 import NetFTLab
 
 struct Bench: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import NetFTCore
 import NetFTDataplane
+import NetFTFabric
 import NetFTLab
 
 extension LabScenario: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NetFTDataplane
+import NetFTFabric
 import NetFTLab
 
 struct Smoke: ParsableCommand {

@@ -1,5 +1,6 @@
 import Glibc
 import NetFTCore
+import NetFTFabric
 import NetFTLab
 import Testing
 

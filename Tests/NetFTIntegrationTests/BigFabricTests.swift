@@ -1,5 +1,6 @@
 import Foundation
 import NetFTDataplane
+import NetFTFabric
 import NetFTLab
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import NetFTCore
 import NetFTDataplane
+import NetFTFabric
 import NetFTLab
 import Testing
 

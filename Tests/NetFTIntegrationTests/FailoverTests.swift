@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NetFTCore
+import NetFTFabric
 import NetFTLab
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import NetFTCore
 import NetFTDataplane
+import NetFTFabric
 import NetFTLab
 import Testing
 
@@ -41,9 +42,9 @@ struct FloodTests {
         let writes = Self.counter(fabric, "node1", "adapter_writes")
         let dropped = Self.counter(fabric, "node1", "classifier_eth0_drop_unknown_source")
 
-        let cpu0 = HeartbeatCost.cpuNanoseconds(pid), wall0 = MonotonicClock.seconds
+        let cpu0 = ProcessCPU.nanoseconds(pid), wall0 = MonotonicClock.seconds
         let sent = try LoadGenerators.flood(from: attacker, to: target, frames: Self.hostileFrames(), seconds: 20)
-        let cpu = Double(HeartbeatCost.cpuNanoseconds(pid) - cpu0) / ((MonotonicClock.seconds - wall0) * 1e9) * 100
+        let cpu = Double(ProcessCPU.nanoseconds(pid) - cpu0) / ((MonotonicClock.seconds - wall0) * 1e9) * 100
 
         var refused = 0
         #expect(fabric.wait(seconds: 5) {

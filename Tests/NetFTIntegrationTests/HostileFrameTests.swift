@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NetFTCore
 import NetFTDataplane
+import NetFTFabric
 import NetFTLab
 import Testing
 

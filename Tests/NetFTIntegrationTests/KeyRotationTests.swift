@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NetFTDaemon
+import NetFTFabric
 import NetFTLab
 import Testing
 

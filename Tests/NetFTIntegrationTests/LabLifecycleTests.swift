@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NetFTDataplane
+import NetFTFabric
 import NetFTLab
 import NetFTTestSupport
 import Testing

@@ -4,6 +4,7 @@ import Glibc
 import NetFTCore
 import NetFTDaemon
 import NetFTDataplane
+import NetFTFabric
 import NetFTLab
 import Testing
 

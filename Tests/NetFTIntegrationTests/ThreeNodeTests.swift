@@ -3,6 +3,7 @@ import Glibc
 import NetFTCore
 import NetFTDataplane
 import NetFTDaemon
+import NetFTFabric
 import NetFTLab
 import NetFTTestSupport
 import Testing

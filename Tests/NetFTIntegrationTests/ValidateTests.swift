@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import NetFTCore
+import NetFTFabric
 import NetFTLab
 import NetFTTestSupport
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import NetFTFabric
 
 /// The benchmark's results: a stable JSON interface for other harnesses
 /// (docs/BENCHMARKS.md), plus Markdown and an SVG chart.

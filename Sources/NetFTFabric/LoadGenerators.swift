@@ -228,10 +228,11 @@ public enum LoadGenerators {
 }
 
 /// A 64-bit cell shared between threads (benchmark plumbing only).
-final class Atomic64: @unchecked Sendable {
+public final class Atomic64: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: UInt64 = 0
-    var value: UInt64 {
+    public init() {}
+    public var value: UInt64 {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
     }

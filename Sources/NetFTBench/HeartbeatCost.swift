@@ -2,6 +2,7 @@ import Foundation
 import CNetFTShims
 import Glibc
 import NetFTCore
+import NetFTFabric
 import NetFTDaemon
 import NetFTDataplane
 
@@ -127,11 +128,11 @@ public final class HeartbeatCost {
             throw LabError("only \(up) of \(routes) synthetic routes came up; the daemon's log ends:\n\(log.suffix(2000))")
         }
         let pid = process.processIdentifier
-        let c0 = controlFrames(), t0 = Self.cpuNanoseconds(pid), w0 = Date()
+        let c0 = controlFrames(), t0 = ProcessCPU.nanoseconds(pid), w0 = Date()
         usleep(UInt32(seconds * 1e6))
         // The counters are read outside the CPU window: a status of thousands
         // of routes is JSON the node spends milliseconds on.
-        let t1 = Self.cpuNanoseconds(pid), w1 = Date(), c1 = controlFrames()
+        let t1 = ProcessCPU.nanoseconds(pid), w1 = Date(), c1 = controlFrames()
         let wall = w1.timeIntervalSince(w0)
         return Measurement(cpuPercent: Double(t1 - t0) / (wall * 1e9) * 100, controlFramesPerSecond: Double(c1 - c0) / wall)
     }
@@ -145,15 +146,6 @@ public final class HeartbeatCost {
     private func status() -> NodeStatus? {
         guard let data = try? ControlClient.ask("status", path: "\(work)/n1.sock") else { return nil }
         return try? NodeStatus.decode(data)
-    }
-
-    /// CPU time of every thread of `pid` (ns, from schedstat).
-    public static func cpuNanoseconds(_ pid: Int32) -> UInt64 {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.reduce(0) { sum, task in
-            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8)) ?? "0"
-            return sum + (UInt64(text.split(separator: " ").first ?? "0") ?? 0)
-        }
     }
 
     /// The synthetic peers: a NodeEngine each, answering node1's heartbeats

@@ -2,6 +2,8 @@ import Foundation
 import Glibc
 import Histogram
 import NetFTCore
+import NetFTFabric
+import NetFTLab
 import NetFTDataplane
 
 /// `netft bench`: every figure measured side by side in one run, on lab

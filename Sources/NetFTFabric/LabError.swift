@@ -1,0 +1,4 @@
+public struct LabError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
