@@ -162,7 +162,7 @@ final class ControlPlane: @unchecked Sendable {
         for (name, mac) in changes.macs {
             guard let i = links.firstIndex(where: { $0.name == name }) else { continue }
             let text = mac.map { String(format: "%02x", $0) }.joined(separator: ":")
-            datapath.post(.sourceMAC(link: i, mac: XDPPort.mac(mac)))
+            datapath.post(.sourceMAC(link: i, mac: XDPDataplane.mac(mac)))
             do {
                 try GratuitousARP.send(interfaceIndex: links[i].index, name: name, mac: mac, address: links[i].address)
                 log.info("[IM] interface \(name) has a new MAC \(text): announced to the network with a gratuitous ARP")
@@ -190,9 +190,9 @@ final class ControlPlane: @unchecked Sendable {
 
     /// Every neighbour's MAC, and for a peer behind a router its gateway's.
     private func nextHopMACs() -> [IPAddress: UInt64] {
-        var table = known.mapValues { XDPPort.mac($0.mac) }
+        var table = known.mapValues { XDPDataplane.mac($0.mac) }
         for (remote, hop) in gateways {
-            if let entry = known[hop.gateway], entry.index == hop.index { table[remote] = XDPPort.mac(entry.mac) } else { table[remote] = nil }
+            if let entry = known[hop.gateway], entry.index == hop.index { table[remote] = XDPDataplane.mac(entry.mac) } else { table[remote] = nil }
         }
         return table
     }

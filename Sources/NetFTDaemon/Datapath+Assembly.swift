@@ -3,13 +3,13 @@ import NetFTCore
 import NetFTDataplane
 
 extension Datapath {
-    /// Node `me`'s datapath over `port` and `adapter`: the route table from
-    /// the topology plan (each route on the port's link of its interface),
+    /// Node `me`'s datapath over `dataplane` and `adapter`: the route table from
+    /// the topology plan (each route on the dataplane's link of its interface),
     /// the engine with the node's identity and key, and lossless failover's
     /// rings. `NodeRuntime` hands it the TUN device and a kernel dataplane;
     /// tests hand it in-memory ones, so a whole node runs without root.
     static func assemble(
-        config: ClusterConfig, me: ClusterConfig.Node, key: ClusterKey?, plan: TopologyManager.Plan, port: DataplanePort,
+        config: ClusterConfig, me: ClusterConfig.Node, key: ClusterKey?, plan: TopologyPlanner.Plan, dataplane: Dataplane,
         adapter: any PacketAdapter, unusableLinks: [String] = [], log: Logger, facts: NodeFacts, mailbox: Mailbox<DatapathCommand>,
         watchdog: Watchdog, routesChanged: @escaping @Sendable () -> Void
     ) throws -> Datapath {
@@ -18,17 +18,17 @@ extension Datapath {
         var routeLinks: [RouteID: (link: Int, remote: Endpoint)] = [:]
         for route in plan.routes {
             table.add(route, now: now)
-            if let link = port.links.firstIndex(where: { $0.name == route.localInterface }) { routeLinks[route.id] = (link, route.realRemote) }
+            if let link = dataplane.links.firstIndex(where: { $0.name == route.localInterface }) { routeLinks[route.id] = (link, route.realRemote) }
         }
         for name in unusableLinks { table.linkChanged(interface: name, up: false, now: now) }
         let theKey = try key ?? ClusterKey(secret: Array("netft security level none: unused".utf8))
         var engine = NodeEngine(table: table, security: config.security, key: theKey)
-        engine.identity = Hello(nodeName: me.name, addresses: port.links.map { link in
+        engine.identity = Hello(nodeName: me.name, addresses: dataplane.links.map { link in
             let prefix = config.network(containing: link.address)?.subnet(containing: link.address)?.prefixLength ?? (link.address.isIPv4 ? 32 : 128)
             return Hello.Address(link.address, prefixLength: UInt8(prefix))
         })
         return Datapath(
-            config: config, me: me, log: log, engine: engine, adapter: adapter, port: port, routeLinks: routeLinks,
+            config: config, me: me, log: log, engine: engine, adapter: adapter, dataplane: dataplane, routeLinks: routeLinks,
             retention: NodeRuntime.retention(config, me: me), facts: facts, mailbox: mailbox, watchdog: watchdog, routesChanged: routesChanged)
     }
 

@@ -17,7 +17,7 @@ extension Datapath {
             retention?.merge(plan.newRings) { kept, _ in kept }
         }
         acksDue.reserveCapacity(config.nodes.count)
-        if let xdp = port as? XDPPort {
+        if let xdp = dataplane as? XDPDataplane {
             do {
                 try xdp.admitOnly(plan.admitted)
             } catch {

@@ -56,8 +56,8 @@ extension Datapath {
             datapath["lossless_retention_bytes"] = UInt64(retention.values.reduce(0) { $0 + $1.bytes })
         }
         for reason in FrameError.allCases where engine.drops[reason] > 0 { drops[reason.rawValue] = engine.drops[reason] }
-        var links = port.links.map { NodeStatus.LinkInfo(name: $0.name, address: "\($0.address)", path: port.kind == .xdp ? "af_xdp" : "kernel") }
-        if let xdp = port as? XDPPort {
+        var links = dataplane.links.map { NodeStatus.LinkInfo(name: $0.name, address: "\($0.address)", path: dataplane.kind == .xdp ? "af_xdp" : "kernel") }
+        if let xdp = dataplane as? XDPDataplane {
             for (i, reason) in xdp.fallbackReasons.enumerated() where reason != nil {
                 links[i].path = "kernel"
                 links[i].reason = reason
@@ -87,7 +87,7 @@ extension Datapath {
             datapath["xdp_tx_ring_full"] = xdp.counters.txFull
             datapath["fill_ring_empty"] = xdp.socketStatistics().reduce(0) { $0 + $1.fillEmpty }
         }
-        if let udp = port as? UDPPort {
+        if let udp = dataplane as? SocketDataplane {
             // Frames per message both ways: UDP_GRO runs received, UDP_SEGMENT runs sent.
             datapath["udp_received_messages"] = udp.counters.receivedMessages
             datapath["udp_received_frames"] = udp.counters.receivedFrames
@@ -97,7 +97,7 @@ extension Datapath {
         }
         return NodeStatus(
             node: me.name, node_id: me.id, cluster: config.cluster, udp_port: config.port, session: ClusterLog.hex(engine.sessions.localID), security: "\(config.security)", key_fingerprint: config.security == .none ? nil : engine.sessions.key.fingerprint,
-            previous_key_fingerprint: engine.sessions.previousKey?.fingerprint, dataplane: port.kind.rawValue, dataplane_reason: facts.dataplaneReason,
+            previous_key_fingerprint: engine.sessions.previousKey?.fingerprint, dataplane: dataplane.kind.rawValue, dataplane_reason: facts.dataplaneReason,
             adapter: adapter.name, adapter_offloads: adapter.offloads, virtual_ipv4: "\(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id))",
             virtual_ipv6: "\(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id))", mtu: adapter.mtu,
             uptime_s: Double(now.since(started)) / 1e9, routes: routes, nodes: nodes, links: links, drops: drops, datapath: datapath,

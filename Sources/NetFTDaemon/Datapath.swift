@@ -22,7 +22,7 @@ final class Datapath {
     let log: Logger
     var engine: NodeEngine
     let adapter: any PacketAdapter
-    let port: DataplanePort
+    let dataplane: Dataplane
     let mailbox: Mailbox<DatapathCommand>
     let watchdog: Watchdog
     /// Told (on this thread, cheaply) that routes changed, so the control plane mirrors them.
@@ -96,7 +96,7 @@ final class Datapath {
     }
 
     init(
-        config: ClusterConfig, me: ClusterConfig.Node, log: Logger, engine: NodeEngine, adapter: any PacketAdapter, port: DataplanePort,
+        config: ClusterConfig, me: ClusterConfig.Node, log: Logger, engine: NodeEngine, adapter: any PacketAdapter, dataplane: Dataplane,
         routeLinks: [RouteID: (link: Int, remote: Endpoint)], retention: [NodeID: RetentionRing]?, facts: NodeFacts,
         mailbox: Mailbox<DatapathCommand>, watchdog: Watchdog, routesChanged: @escaping @Sendable () -> Void
     ) {
@@ -105,7 +105,7 @@ final class Datapath {
         self.log = log
         self.engine = engine
         self.adapter = adapter
-        self.port = port
+        self.dataplane = dataplane
         self.routeLinks = routeLinks
         self.retention = retention
         self.facts = facts
@@ -122,7 +122,7 @@ final class Datapath {
     // MARK: The loop
 
     func run() {
-        var fds = port.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        var fds = dataplane.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         let adapterSlot = fds.count
         fds.append(pollfd(fd: adapter.fileDescriptor, events: Int16(POLLIN), revents: 0))
         let mailboxSlot = fds.count
@@ -150,7 +150,7 @@ final class Datapath {
             let woke = Instant.now
             if ready == 0 { noteWake(after: woke.since(now), asked: wait) }
             defer { counters.longestPass = max(counters.longestPass, Instant.now.since(woke)) }
-            for i in 0..<adapterSlot where fds[i].revents != 0 { port.readable(fds[i].fd) }
+            for i in 0..<adapterSlot where fds[i].revents != 0 { dataplane.readable(fds[i].fd) }
             // Drain frames and packets until both are quiet, so a busy tunnel
             // still gets its heartbeats out each pass.
             var passes = 0
@@ -164,7 +164,7 @@ final class Datapath {
                 if passes > 1 && Instant.now.since(checked) > 1_000_000 {
                     checked = Instant.now
                     _ = poll(&fds, nfds_t(adapterSlot), 0)
-                    for i in 0..<adapterSlot where fds[i].revents != 0 { port.readable(fds[i].fd) }
+                    for i in 0..<adapterSlot where fds[i].revents != 0 { dataplane.readable(fds[i].fd) }
                 }
                 var mallocs = mallocCount?() ?? 0
                 let received = receiveFrames()
@@ -177,7 +177,7 @@ final class Datapath {
                 let (forwarded, starved) = forwardAdapterPackets()
                 backedOff = starved
                 work = received + forwarded > 0 && !starved
-                port.flush()
+                dataplane.flush()
                 if received + forwarded > 0, let mallocCount {
                     // Frames in, packets out and the flush that sends them; heartbeats and commands are apart.
                     counters.hotPathMallocs &+= mallocCount() &- mallocs
@@ -204,7 +204,7 @@ final class Datapath {
     @inline(__always)
     func receiveFrames() -> Int {
         let now = Instant.now
-        let handled = port.receive(limit: 256) { buffer, length, path in
+        let handled = dataplane.receive(limit: 256) { buffer, length, path in
             switch engine.receive(buffer, length: length, from: path, now: now) {
             case .deliver(let offset, let count, _, _):
                 coalescer.add(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)])) { writeAdapter($0, $1) }
@@ -256,7 +256,7 @@ final class Datapath {
             }
             while let read = unsent, read.next < read.plan.count {
                 let packet = UnsafeRawBufferPointer(rebasing: readBuffer[VirtioNetHeader.size..<read.length])
-                let lent = port.send { buffer in
+                let lent = dataplane.send { buffer in
                     let room = buffer.count - FrameCodec.payloadOffset - engine.security.tagSize
                     let area = UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + room)])
                     let n = read.plan.write(read.next, of: packet, into: area)
@@ -298,18 +298,18 @@ final class Datapath {
         for route in requests {
             guard let target = routeLinks[route] else { continue }
             if engine.helloDue(on: route, now: now) {
-                port.sendControl { buffer in
+                dataplane.sendControl { buffer in
                     guard let length = try? engine.hello(on: route, into: buffer, now: now) else { return nil }
                     return Outbound(link: target.link, remote: target.remote, length: length)
                 }
             }
             // Before the handshake there is no traffic key: the request is not sent (the tick still counts it).
-            port.sendControl { buffer in
+            dataplane.sendControl { buffer in
                 guard let length = try? engine.heartbeatRequest(on: route, into: buffer, now: now) else { return nil }
                 return Outbound(link: target.link, remote: target.remote, length: length)
             }
         }
-        port.flush()
+        dataplane.flush()
     }
 
     /// Acknowledges received data when Core says it is due (every 32 frames,
@@ -319,13 +319,13 @@ final class Datapath {
         engine.acksDue(now: now) { acksDue.append($0) }
         guard !acksDue.isEmpty else { return }
         for peer in acksDue {
-            port.sendControl { buffer in
+            dataplane.sendControl { buffer in
                 guard let (route, length) = try? engine.ack(to: peer, into: buffer, now: now), let target = routeLinks[route] else { return nil }
                 return Outbound(link: target.link, remote: target.remote, length: length)
             }
         }
         acksDue.removeAll(keepingCapacity: true)
-        port.flush()
+        dataplane.flush()
     }
 
     /// After a failover, resends what `peer` has not acknowledged, oldest
@@ -341,7 +341,7 @@ final class Datapath {
                 missing += 1
                 continue
             }
-            port.send { buffer in
+            dataplane.send { buffer in
                 UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset...]).copyMemory(from: packet)
                 guard let sent = try? engine.encapsulate(to: peer, payloadLength: packet.count, in: buffer, now: now, resending: sequence),
                     let target = routeLinks[sent.route]
@@ -350,7 +350,7 @@ final class Datapath {
                 return Outbound(link: target.link, remote: target.remote, length: sent.length)
             }
         }
-        port.flush()
+        dataplane.flush()
         counters.resent &+= UInt64(resent)
         counters.unrecoverable &+= UInt64(missing)
         let name = config.nodes.first { $0.id == peer }?.name ?? "node \(peer)"
@@ -385,9 +385,9 @@ final class Datapath {
             case .linkChanged(let interface, let up):
                 engine.table.linkChanged(interface: interface, up: up, now: .now)
             case .neighbours(let table):
-                port.updateNeighbours(table)
+                dataplane.updateNeighbours(table)
             case .sourceMAC(let link, let mac):
-                port.updateSourceMAC(link: link, mac: mac)
+                dataplane.updateSourceMAC(link: link, mac: mac)
             case .reload(let plan, let reply):
                 apply(plan, reply: reply)
             case .rotateKey(let key):

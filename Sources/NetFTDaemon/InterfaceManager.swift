@@ -23,10 +23,10 @@ final class InterfaceManager {
     }
 
     /// Every (interface, address) pair, loopback excluded.
-    var localInterfaces: [TopologyManager.LocalInterface] {
+    var localInterfaces: [TopologyPlanner.LocalInterface] {
         addresses.compactMap { a in
             guard let link = links[a.interfaceIndex], link.name != "lo" else { return nil }
-            return TopologyManager.LocalInterface(name: link.name, address: a.address)
+            return TopologyPlanner.LocalInterface(name: link.name, address: a.address)
         }.sorted { ($0.name, $0.address.description) < ($1.name, $1.address.description) }
     }
 

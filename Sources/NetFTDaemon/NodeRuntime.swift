@@ -60,16 +60,16 @@ public final class NodeRuntime {
         log = logger
         lock = try InstanceLock(node: me.name)
 
-        let plan = TopologyManager.plan(config: config, localNode: me, interfaces: ifm.localInterfaces)
+        let plan = TopologyPlanner.plan(config: config, localNode: me, interfaces: ifm.localInterfaces)
         for w in plan.warnings { logger.warning("[IM] \(w)") }
         guard !plan.interfaces.isEmpty else {
             throw RuntimeError("node \(me.name) has none of its configured addresses (\(me.addresses.map(\.description).joined(separator: ", "))) on an interface of this host")
         }
         let links = plan.interfaces.map { i in DataplaneLink(name: i.name, index: ifm.link(named: i.name)?.index ?? 0, address: i.address) }
         NodeRuntime.removeLeftoverPins(options.pinRoot, links: links.map(\.name), log: logger)
-        let (port, reason) = try NodeRuntime.openDataplane(options, links: links, config: config)
+        let (dataplane, reason) = try NodeRuntime.openDataplane(options, links: links, config: config)
         if let reason { logger.warning("[NETFT] using the udp dataplane: \(reason)") }
-        if let xdp = port as? XDPPort {
+        if let xdp = dataplane as? XDPDataplane {
             for note in xdp.attachNotes { logger.warning("[NETFT] \(note)") }
             for (link, why) in zip(links, xdp.fallbackReasons) {
                 if let why { logger.warning("[NETFT] \(link.name) carries its frames through the kernel socket: \(why)") }
@@ -77,7 +77,7 @@ public final class NodeRuntime {
             logger.info("[NETFT] AF_XDP bound in \(xdp.bindMode == .zeroCopy ? "zero-copy" : "copy") mode\(xdp.bindMode == .zeroCopy ? "" : " (the driver refused zero-copy)")")
         }
 
-        let adapter = try NodeRuntime.openAdapter(config: config, me: me, options: options, links: plan.interfaces, interfaces: ifm, port: port, log: logger)
+        let adapter = try NodeRuntime.openAdapter(config: config, me: me, options: options, links: plan.interfaces, interfaces: ifm, dataplane: dataplane, log: logger)
         let mirror: RouteMirror?
         do {
             mirror = try RouteMirror(pinRoot: options.pinRoot)
@@ -94,11 +94,11 @@ public final class NodeRuntime {
         let watchdog = Watchdog(boundMilliseconds: options.watchdogMilliseconds, log: logger)
         let toControl = control.mailbox
         datapath = try Datapath.assemble(
-            config: config, me: me, key: key, plan: plan, port: port, adapter: adapter, unusableLinks: control.unusableLinks, log: logger,
+            config: config, me: me, key: key, plan: plan, dataplane: dataplane, adapter: adapter, unusableLinks: control.unusableLinks, log: logger,
             facts: .init(dataplaneReason: reason, warnings: plan.warnings), mailbox: inbox, watchdog: watchdog,
             routesChanged: { toControl.post(.routesChanged) })
         // The classifiers pass only our routes' remote addresses, each NIC its own.
-        if let xdp = port as? XDPPort { try xdp.admitOnly(datapath.admittedSources) }
+        if let xdp = dataplane as? XDPDataplane { try xdp.admitOnly(datapath.admittedSources) }
 
         // Privileged set-up is done (adapter, XDP, sockets, pins, netlink):
         // keep only what the running node uses. Threads started from here on
@@ -139,7 +139,7 @@ public final class NodeRuntime {
             try? group.syncShutdownGracefully()
             throw error
         }
-        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(port.kind.rawValue), session \(ClusterLog.hex(datapath.engine.sessions.localID)), security \(config.security)\(key.map { " (key \($0.fingerprint)\(options.keyForm == .passphrase ? ", a passphrase stretched with Argon2id" : ""))" } ?? ""), control \(options.controlPath) and @\(ControlServer.abstractName)")
+        logger.info("[NETFT] netft \(me.name) (id \(me.id)) starting: adapter \(adapter.name) \(VirtualAddresses.ipv4(cluster: config.cluster, node: me.id)) \(VirtualAddresses.ipv6(cluster: config.cluster, node: me.id)) mtu \(adapter.mtu), dataplane \(dataplane.kind.rawValue), session \(ClusterLog.hex(datapath.engine.sessions.localID)), security \(config.security)\(key.map { " (key \($0.fingerprint)\(options.keyForm == .passphrase ? ", a passphrase stretched with Argon2id" : ""))" } ?? ""), control \(options.controlPath) and @\(ControlServer.abstractName)")
         if controlServer.abstractChannel == nil {
             let holder = controlServer.abstractHolder.map { "pid \($0)" } ?? "another process"
             logger.warning("[NETFT] @\(ControlServer.abstractName) is held by \(holder) in this network namespace: `netft status` without --control reaches that daemon; this one answers at \(options.controlPath)")
@@ -204,22 +204,22 @@ public final class NodeRuntime {
         }
     }
 
-    static func openDataplane(_ options: Options, links: [DataplaneLink], config: ClusterConfig) throws -> (DataplanePort, String?) {
-        func xdp() throws -> XDPPort {
-            try XDPPort(
+    static func openDataplane(_ options: Options, links: [DataplaneLink], config: ClusterConfig) throws -> (Dataplane, String?) {
+        func xdp() throws -> XDPDataplane {
+            try XDPDataplane(
                 links: links, port: config.port, pinRoot: options.pinRoot, umemFrames: options.umemFrames,
                 occupied: config.occupiedNIC == .refuse ? .refuse : .useKernelSocket)
         }
         switch options.dataplane {
         case .udp?:
-            return (try UDPPort(links: links, port: config.port), nil)
+            return (try SocketDataplane(links: links, port: config.port), nil)
         case .xdp?:
             return (try xdp(), nil)
         case nil:
             do {
                 return (try xdp(), nil)
             } catch {
-                return (try UDPPort(links: links, port: config.port), "AF_XDP could not attach: \(error)")
+                return (try SocketDataplane(links: links, port: config.port), "AF_XDP could not attach: \(error)")
             }
         }
     }
@@ -227,15 +227,15 @@ public final class NodeRuntime {
     /// The adapter's MTU leaves room for netft's outer headers on the smallest
     /// link, and is never more than one dataplane buffer carries.
     static func openAdapter(
-        config: ClusterConfig, me: ClusterConfig.Node, options: Options, links: [TopologyManager.LocalInterface], interfaces: InterfaceManager,
-        port: DataplanePort, log: Logger
+        config: ClusterConfig, me: ClusterConfig.Node, options: Options, links: [TopologyPlanner.LocalInterface], interfaces: InterfaceManager,
+        dataplane: Dataplane, log: Logger
     ) throws -> VirtualAdapter {
         let smallest = Int(links.compactMap { interfaces.link(named: $0.name)?.mtu }.min() ?? 1500)
         let outer = OuterHeaders.ipAndUDP(ipv4: links.allSatisfy(\.address.isIPv4))
         let inner = Wire.headerSize + config.security.tagSize
-        let frame = min(smallest - outer, port.largestFrame)
-        if smallest - outer > port.largestFrame {
-            log.info("[NETFT] links allow \(smallest)-byte packets, but a \(port.kind.rawValue) dataplane buffer carries \(port.largestFrame)-byte frames: adapter MTU \(frame - inner)")
+        let frame = min(smallest - outer, dataplane.largestFrame)
+        if smallest - outer > dataplane.largestFrame {
+            log.info("[NETFT] links allow \(smallest)-byte packets, but a \(dataplane.kind.rawValue) dataplane buffer carries \(dataplane.largestFrame)-byte frames: adapter MTU \(frame - inner)")
         }
         return try VirtualAdapter(
             name: options.adapterName, ipv4: VirtualAddresses.ipv4(cluster: config.cluster, node: me.id),

@@ -25,7 +25,7 @@ struct ReloadPlan: @unchecked Sendable {  // the rings move to the datapath thre
     }
 
     static func make(
-        fresh: ClusterConfig, running: ClusterConfig, me: ClusterConfig.Node, links: [DataplaneLink], interfaces: [TopologyManager.LocalInterface]
+        fresh: ClusterConfig, running: ClusterConfig, me: ClusterConfig.Node, links: [DataplaneLink], interfaces: [TopologyPlanner.LocalInterface]
     ) throws(Refused) -> ReloadPlan {
         guard let newMe = fresh.nodes.first(where: { $0.id == me.id }) else {
             throw Refused(description: "node \(me.name) (id \(me.id)) is not in the new configuration; stop it instead")
@@ -47,7 +47,7 @@ struct ReloadPlan: @unchecked Sendable {  // the rings move to the datapath thre
         config.losslessFailover = running.losslessFailover
         config.losslessBufferPackets = running.losslessBufferPackets
 
-        let plan = TopologyManager.plan(config: config, localNode: newMe, interfaces: interfaces)
+        let plan = TopologyPlanner.plan(config: config, localNode: newMe, interfaces: interfaces)
         var routes: [Route] = []
         var routeLinks: [RouteID: (link: Int, remote: Endpoint)] = [:]
         var admitted: [Int: [(address: IPAddress, node: NodeID)]] = [:]

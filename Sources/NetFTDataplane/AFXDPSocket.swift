@@ -3,7 +3,7 @@ import Glibc
 
 /// One AF_XDP socket bound to a NIC queue, with its own UMEM, for receiving
 /// (the classifier's live test and the smoke run; the daemon's dataplane is
-/// XDPPort, whose sockets share one UMEM and also transmit).
+/// XDPDataplane, whose sockets share one UMEM and also transmit).
 ///
 /// Frames are touched in place: `receive` hands the handler a view into the
 /// UMEM frame and gives the frame straight back to the fill ring, so nothing

@@ -7,18 +7,18 @@ import Testing
 @Suite("Membership and priority changes without a restart")
 struct MembershipTests {
     /// Every route between the fabric's nodes is Up, both ways.
-    static func allUp(_ f: Fabric) -> Bool {
+    static func allUp(_ f: SimulatedCluster) -> Bool {
         f.engines.allSatisfy { node, engine in engine.table.routes.allSatisfy { $0.state == .up } && engine.table.peerIDs.count == f.engines.count - 1 }
     }
 
-    static func threeNodes() -> Fabric {
-        let f = Fabric(nodes: [1, 2, 3])
+    static func threeNodes() -> SimulatedCluster {
+        let f = SimulatedCluster(nodes: [1, 2, 3])
         #expect(f.run(until: { allUp(f) }, maxMs: 2000), "three nodes never came up")
         return f
     }
 
     /// Route downs among `nodes` since event index `marks[node]`.
-    static func downs(_ f: Fabric, among nodes: Set<NodeID>, since marks: [NodeID: Int]) -> [ClusterEvent] {
+    static func downs(_ f: SimulatedCluster, among nodes: Set<NodeID>, since marks: [NodeID: Int]) -> [ClusterEvent] {
         nodes.flatMap { node in
             f.eventList(node).dropFirst(marks[node] ?? 0).filter { event in
                 if case .routeDown(let id, _) = event, let peer = f.engines[node]!.table.peer(of: id) { return nodes.contains(peer) }

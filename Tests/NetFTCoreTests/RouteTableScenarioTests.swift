@@ -5,7 +5,7 @@ import Testing
 @Suite("Routes, diagnosis and failover between simulated nodes")
 struct RouteTableScenarioTests {
     @Test func routesComeUpAndTheBestNetworkCarriesTraffic() {
-        let f = Fabric()
+        let f = SimulatedCluster()
         #expect(f.run(until: {
             (0..<2).allSatisfy { n in f.status(1, f.route(1, 2, network: n)).state == .up && f.status(2, f.route(2, 1, network: n)).state == .up }
         }, maxMs: 500))
@@ -22,9 +22,9 @@ struct RouteTableScenarioTests {
         #expect(f.status(1, r1).monitor.rtt.smoothed > 0)
     }
 
-    static func upFabric(_ settings: HeartbeatSettings = .fast, networks: Int = 2) -> Fabric {
-        let nets = (0..<networks).map { Fabric.Network(name: "net\($0 + 1)", priority: $0 + 1) }
-        let f = Fabric(networks: nets, settings: settings)
+    static func upFabric(_ settings: HeartbeatSettings = .fast, networks: Int = 2) -> SimulatedCluster {
+        let nets = (0..<networks).map { SimulatedCluster.Network(name: "net\($0 + 1)", priority: $0 + 1) }
+        let f = SimulatedCluster(networks: nets, settings: settings)
         let ok = f.run(until: {
             (0..<networks).allSatisfy { n in f.status(1, f.route(1, 2, network: n)).state == .up && f.status(2, f.route(1, 2, network: n)).state == .up }
         }, maxMs: 2000)
@@ -154,7 +154,7 @@ struct RouteTableScenarioTests {
     }
 
     /// A stream of one packet per millisecond from node 1 to node 2, for `ms`.
-    static func stream(_ f: Fabric, ms: Int, from start: Int = 0) {
+    static func stream(_ f: SimulatedCluster, ms: Int, from start: Int = 0) {
         for n in 0..<ms {
             f.sendData(from: 1, to: 2, payload: withUnsafeBytes(of: UInt32(start + n).bigEndian, Array.init))
             f.run(ms: 1)
@@ -286,7 +286,7 @@ struct RouteTableScenarioTests {
     }
 
     /// Every reason either node gave for `route` being down, in order.
-    static func reasons(_ f: Fabric, _ node: NodeID, _ route: RouteID) -> [String] {
+    static func reasons(_ f: SimulatedCluster, _ node: NodeID, _ route: RouteID) -> [String] {
         f.eventList(node).compactMap { e in
             switch e {
             case .routeDown(route, let r), .routeDiagnosis(route, let r): r.code

@@ -6,8 +6,8 @@ import Testing
 /// whose frames are really sealed and opened.
 @Suite("Sessions and the handshake")
 struct SessionTests {
-    static func upFabric(security: SecurityLevel = .sign) -> Fabric {
-        let f = Fabric(security: security)
+    static func upFabric(security: SecurityLevel = .sign) -> SimulatedCluster {
+        let f = SimulatedCluster(security: security)
         let ok = f.run(until: {
             (0..<2).allSatisfy { n in f.status(1, f.route(1, 2, network: n)).state == .up && f.status(2, f.route(1, 2, network: n)).state == .up }
         }, maxMs: 2000)
@@ -16,7 +16,7 @@ struct SessionTests {
     }
 
     /// The first frame of `type` that `node` sends on `route`, built by its engine now.
-    static func frame(_ f: Fabric, from node: NodeID, route: RouteID, data: [UInt8]? = nil) throws -> [UInt8] {
+    static func frame(_ f: SimulatedCluster, from node: NodeID, route: RouteID, data: [UInt8]? = nil) throws -> [UInt8] {
         let buffer = FrameBuffer(size: 2048)
         if let data {
             for (i, b) in data.enumerated() { buffer.raw[FrameCodec.payloadOffset + i] = b }
@@ -29,7 +29,7 @@ struct SessionTests {
 
     @Test(arguments: SecurityLevel.allCases)
     func bothSidesEstablishOneSessionAndTrafficNeedsIt(security: SecurityLevel) throws {
-        let f = Fabric(security: security)
+        let f = SimulatedCluster(security: security)
         // Before the handshake, nothing but hellos can be sealed.
         let buffer = FrameBuffer(size: 2048)
         #expect(throws: FrameError.unknownSession) { try f.engines[1]!.heartbeatRequest(on: f.route(1, 2, network: 0), into: buffer.raw, now: f.now) }
@@ -91,7 +91,7 @@ struct SessionTests {
     }
 
     @Test func aHandshakeWhoseAnswersWereLostLongerThanACandidateLivesStillCompletes() throws {
-        let f = Fabric()
+        let f = SimulatedCluster()
         let routes = (0..<2).map { f.route(1, 2, network: $0) }
         // node1 is heard only once it holds a candidate for node2, so node1
         // establishes first (node2 echoes its challenge at once); from then on

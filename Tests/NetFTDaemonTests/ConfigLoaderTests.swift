@@ -115,7 +115,7 @@ struct ConfigLoaderTests {
 }
 
 @Suite("Topology manager")
-struct TopologyManagerTests {
+struct TopologyPlannerTests {
     static func config() throws -> ClusterConfig {
         try ConfigLoader.parse(ConfigLoaderTests.base.replacingOccurrences(of: "nodes:", with: """
             nodes:
@@ -126,7 +126,7 @@ struct TopologyManagerTests {
     @Test func oneRoutePerInterfacePairOnTheSameNetwork() throws {
         let config = try Self.config()
         let me = config.node(named: "n1")!
-        let plan = TopologyManager.plan(config: config, localNode: me, interfaces: [
+        let plan = TopologyPlanner.plan(config: config, localNode: me, interfaces: [
             .init(name: "eth0", address: IPAddress("198.18.1.1")!), .init(name: "eth1", address: IPAddress("198.18.2.1")!),
             .init(name: "lo", address: IPAddress("127.0.0.1")!),
         ])
@@ -141,7 +141,7 @@ struct TopologyManagerTests {
 
     @Test func twoInterfacesOnOneSubnetAndASingleNetworkAreWarnedAbout() throws {
         let config = try Self.config()
-        let plan = TopologyManager.plan(config: config, localNode: config.node(named: "n1")!, interfaces: [
+        let plan = TopologyPlanner.plan(config: config, localNode: config.node(named: "n1")!, interfaces: [
             .init(name: "eth0", address: IPAddress("198.18.1.1")!), .init(name: "eth9", address: IPAddress("198.18.1.1")!),
         ])
         #expect(plan.warnings.contains { $0.contains("using eth0, ignoring eth9") })
@@ -164,7 +164,7 @@ struct TopologyManagerTests {
               - {name: n3, id: 3, addresses: [198.18.1.3, 198.18.2.3]}
             """)
         #expect(config.networks[0].label == "a (198.18.1.0/25, 198.18.1.128/25)")
-        let plan = TopologyManager.plan(config: config, localNode: config.node(named: "n1")!, interfaces: [
+        let plan = TopologyPlanner.plan(config: config, localNode: config.node(named: "n1")!, interfaces: [
             .init(name: "eth0", address: IPAddress("198.18.1.1")!), .init(name: "eth1", address: IPAddress("198.18.2.1")!),
         ])
         #expect(plan.routes.count == 4, "same-network pairs only")
@@ -179,7 +179,7 @@ struct TopologyManagerTests {
     @Test func crossSubnetRoutesOnlyWhenPlumbed() throws {
         var config = try Self.config()
         config.plumbAllCrossSubnetRoutes = true
-        let plan = TopologyManager.plan(config: config, localNode: config.node(named: "n1")!, interfaces: [
+        let plan = TopologyPlanner.plan(config: config, localNode: config.node(named: "n1")!, interfaces: [
             .init(name: "eth0", address: IPAddress("198.18.1.1")!), .init(name: "eth1", address: IPAddress("198.18.2.1")!),
         ])
         #expect(plan.routes.count == 8)

@@ -9,9 +9,9 @@ import Synchronization
 
 /// Whole nodes in one test process: each a real `Datapath` (engine, sealed
 /// frames, lossless failover, status) on its own thread, over an in-memory
-/// dataplane and adapter joined by a `MemoryFabric`. No root, no devices.
+/// dataplane and adapter joined by a `MemoryNetwork`. No root, no devices.
 final class MemoryCluster {
-    let fabric = MemoryFabric()
+    let fabric = MemoryNetwork()
     let config: ClusterConfig
     private(set) var nodes: [String: MemoryNode] = [:]
 
@@ -72,24 +72,24 @@ final class MemoryCluster {
 /// One node: its datapath thread, its memory port and adapter, and its log lines.
 final class MemoryNode: @unchecked Sendable {  // the datapath stays on its thread; the rest is locked or immutable
     let me: ClusterConfig.Node
-    let port: MemoryPort
+    let dataplane: MemoryDataplane
     let adapter: MemoryAdapter
     let mailbox: Mailbox<DatapathCommand>
     let logs = LogLines()
     private let done = DispatchSemaphore(value: 0)
     private let running = Mutex(true)
 
-    init(config: ClusterConfig, me: ClusterConfig.Node, key: ClusterKey, fabric: MemoryFabric) throws {
+    init(config: ClusterConfig, me: ClusterConfig.Node, key: ClusterKey, fabric: MemoryNetwork) throws {
         self.me = me
-        port = try MemoryPort(addresses: me.addresses, port: config.port, fabric: fabric)
+        dataplane = try MemoryDataplane(addresses: me.addresses, port: config.port, fabric: fabric)
         adapter = try MemoryAdapter()
         mailbox = try Mailbox()
         let lines = logs
         var log = Logger(label: "netft-\(me.name)") { _ in lines }
         log.logLevel = .info
-        let plan = TopologyManager.plan(config: config, localNode: me, interfaces: port.links.map { .init(name: $0.name, address: $0.address) })
+        let plan = TopologyPlanner.plan(config: config, localNode: me, interfaces: dataplane.links.map { .init(name: $0.name, address: $0.address) })
         let datapath = try Datapath.assemble(
-            config: config, me: me, key: key, plan: plan, port: port, adapter: adapter, log: log,
+            config: config, me: me, key: key, plan: plan, dataplane: dataplane, adapter: adapter, log: log,
             facts: .init(dataplaneReason: nil, warnings: plan.warnings), mailbox: mailbox,
             watchdog: Watchdog(boundMilliseconds: 1000, log: log), routesChanged: {})
         let box = UncheckedBox(datapath)
@@ -116,8 +116,8 @@ final class MemoryNode: @unchecked Sendable {  // the datapath stays on its thre
 
     /// Reloads as SIGHUP would, from `running` to `fresh`: true when applied.
     func reload(from running: ClusterConfig, to fresh: ClusterConfig) throws -> (applied: Bool, summary: String) {
-        let interfaces = port.links.map { TopologyManager.LocalInterface(name: $0.name, address: $0.address) }
-        let plan = try ReloadPlan.make(fresh: fresh, running: running, me: me, links: port.links, interfaces: interfaces)
+        let interfaces = dataplane.links.map { TopologyPlanner.LocalInterface(name: $0.name, address: $0.address) }
+        let plan = try ReloadPlan.make(fresh: fresh, running: running, me: me, links: dataplane.links, interfaces: interfaces)
         let answer = Mutex<(Bool, String)?>(nil)
         let ready = DispatchSemaphore(value: 0)
         mailbox.post(.reload(plan) { applied, summary in

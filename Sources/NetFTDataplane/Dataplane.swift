@@ -42,7 +42,7 @@ public struct Outbound: Equatable, Sendable {
 /// The narrow interface the node's event loop drives, whichever dataplane
 /// runs under it. Buffers are lent for the duration of a call: the engine
 /// works on them in place.
-public protocol DataplanePort: AnyObject {
+public protocol Dataplane: AnyObject {
     var kind: DataplaneKind { get }
     var links: [DataplaneLink] { get }
     /// Descriptors that become readable when frames arrive.
@@ -75,7 +75,7 @@ public protocol DataplanePort: AnyObject {
     func updateSourceMAC(link: Int, mac: UInt64)
 }
 
-extension DataplanePort {
+extension Dataplane {
     public func sendControl(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) { send(body) }
     /// The kernel resolves next hops for socket dataplanes.
     public func updateNeighbours(_ table: [IPAddress: UInt64]) {}

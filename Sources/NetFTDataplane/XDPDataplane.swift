@@ -11,13 +11,14 @@ import NetFTCore
 /// kernel (a fragment), arrive through the UDP sockets kept
 /// open beside, which also carry the rare frame whose next-hop MAC is unknown,
 /// and every frame of a NIC that another XDP program occupies.
-public final class XDPPort: DataplanePort {
+public final class XDPDataplane: Dataplane {
     public let kind = DataplaneKind.xdp
     public let links: [DataplaneLink]
     let port: UInt16
     let pool: UMEMPool
-    /// The kernel UDP sockets, one per link: control frames, and the fallback.
-    let kernel: UDPPort
+    /// The kernel's UDP sockets, one per link: heartbeats and hellos (the
+    /// classifier passes them to the kernel), and the fallback.
+    let kernelSockets: SocketDataplane
     private var classifiers: [XDPClassifier?] = []
     /// Every AF_XDP socket: one per receive queue of each link that has a classifier.
     private var queues: [Queue] = []
@@ -80,7 +81,7 @@ public final class XDPPort: DataplanePort {
         case refuse
     }
 
-    public var descriptors: [Int32] { queues.map { netft_xsk_fd($0.handle) } + kernel.descriptors }
+    public var descriptors: [Int32] { queues.map { netft_xsk_fd($0.handle) } + kernelSockets.descriptors }
 
     /// Per link: how many receive queues have an AF_XDP socket (0: the kernel socket carries the link).
     public var boundQueues: [Int] { links.indices.map { l in queues.count { $0.link == l } } }
@@ -90,7 +91,7 @@ public final class XDPPort: DataplanePort {
     public var largestFrame: Int {
         let rx = pool.frameSize - Int(XDP_PACKET_HEADROOM) - OuterHeaders.size(ipv4: false)
         let tx = pool.frameSize - OuterHeaders.headroom
-        return min(rx, tx, kernel.largestFrame)
+        return min(rx, tx, kernelSockets.largestFrame)
     }
 
     public init(
@@ -101,7 +102,7 @@ public final class XDPPort: DataplanePort {
         self.port = port
         let netlink = try Netlink()
         pool = try UMEMPool(frameCount: umemFrames, ringSize: ringSize)
-        kernel = try UDPPort(links: links, port: port)
+        kernelSockets = try SocketDataplane(links: links, port: port)
         fillTarget = ringSize
         var mode = AFXDPSocket.BindMode.copy
         do {
@@ -111,7 +112,7 @@ public final class XDPPort: DataplanePort {
                 sourceMACs.append(OuterHeaders.mac(info?.mac ?? []))
                 let classifier = try XDPClassifier(port: port)
                 do {
-                    try XDPPort.attach(classifier, to: link.name, pinRoot: pinRoot, notes: &attachNotes)
+                    try XDPDataplane.attach(classifier, to: link.name, pinRoot: pinRoot, notes: &attachNotes)
                 } catch let error where error.errno == EBUSY && occupied == .useKernelSocket {
                     classifiers.append(nil)
                     transmitters.append(nil)
@@ -144,7 +145,7 @@ public final class XDPPort: DataplanePort {
         bindMode = mode
         pendingTX = Array(repeating: 0, count: queues.count)
         for q in queues.indices { refill(q) }
-        neighbours = XDPPort.neighbourTable(netlink: netlink, links: links)
+        neighbours = XDPDataplane.neighbourTable(netlink: netlink, links: links)
     }
 
     /// Native mode first; a driver that refuses it for this link (an MTU above
@@ -223,8 +224,8 @@ public final class XDPPort: DataplanePort {
         // Heartbeats come through the kernel socket (the classifier passes
         // control frames): served first, with a budget of their own, so a full
         // data ring never delays them.
-        var handled = kernel.receive(limit: 64) { buffer, length, path in
-            if XDPPort.isData(UnsafeRawBufferPointer(buffer), length) { counters.dataViaKernel &+= 1 }
+        var handled = kernelSockets.receive(limit: 64) { buffer, length, path in
+            if XDPDataplane.isData(UnsafeRawBufferPointer(buffer), length) { counters.dataViaKernel &+= 1 }
             return body(buffer, length, path)
         }
         for s in queues.indices {
@@ -241,7 +242,7 @@ public final class XDPPort: DataplanePort {
                     continue
                 }
                 let netft = UnsafeMutableRawBufferPointer(rebasing: frame[parsed.payload...])
-                if XDPPort.isData(UnsafeRawBufferPointer(netft), length - parsed.payload) { counters.dataViaAFXDP &+= 1 }
+                if XDPDataplane.isData(UnsafeRawBufferPointer(netft), length - parsed.payload) { counters.dataViaAFXDP &+= 1 }
                 // The queue says which link; the outer headers say who sent it.
                 let path = FramePath(local: links[queues[s].link].address, remote: OuterHeaders.source(UnsafeRawBufferPointer(frame), parsed))
                 switch body(netft, length - parsed.payload, path) {
@@ -287,14 +288,14 @@ public final class XDPPort: DataplanePort {
             return true
         }
         let link = links[out.link]
-        let data = XDPPort.isData(UnsafeRawBufferPointer(netft), out.length)
+        let data = XDPDataplane.isData(UnsafeRawBufferPointer(netft), out.length)
         guard transmitters[out.link] != nil, let mac = neighbours[out.remote.address] else {
             // No AF_XDP socket on this NIC, or next hop unknown: the kernel
             // sends this one (and resolves the neighbour, which the control
             // plane then hands over).
             counters.viaKernel &+= 1
             if data { counters.dataViaKernel &+= 1 }
-            kernel.send { buffer in
+            kernelSockets.send { buffer in
                 buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: netft[0..<out.length]))
                 return out
             }
@@ -317,7 +318,7 @@ public final class XDPPort: DataplanePort {
         } else {
             // The UMEM is exhausted by data: this one goes through the kernel socket.
             counters.viaKernel &+= 1
-            kernel.send(body)
+            kernelSockets.send(body)
         }
     }
 
@@ -358,13 +359,13 @@ public final class XDPPort: DataplanePort {
             }
             reclaim(socket)
         }
-        kernel.flush()
+        kernelSockets.flush()
     }
 
     public func updateNeighbours(_ table: [IPAddress: UInt64]) { neighbours = table }
 
     /// AF_XDP rings are read without a syscall; only the kernel sockets wait for poll.
-    public func readable(_ descriptor: Int32) { kernel.readable(descriptor) }
+    public func readable(_ descriptor: Int32) { kernelSockets.readable(descriptor) }
 
     public func updateSourceMAC(link: Int, mac: UInt64) {
         guard sourceMACs.indices.contains(link) else { return }

@@ -4,18 +4,18 @@ import NetFTCore
 import NetFTDataplane
 import Synchronization
 
-/// A dataplane made of memory: frames go through a `MemoryFabric` to the
+/// A dataplane made of memory: frames go through a `MemoryNetwork` to the
 /// port that owns their destination address, and arrive in its queue; an
 /// eventfd tells the datapath's poll. It behaves as the socket dataplane
 /// does (the kernel resolves next hops), so a node's datapath runs over it
 /// unchanged, without root or devices.
-public final class MemoryPort: DataplanePort, @unchecked Sendable {  // the queue is locked; the rest is the datapath thread's
+public final class MemoryDataplane: Dataplane, @unchecked Sendable {  // the queue is locked; the rest is the datapath thread's
     public let kind = DataplaneKind.udp
     public let links: [DataplaneLink]
     public let largestFrame = 1472
     public var descriptors: [Int32] { [signal] }
     let port: UInt16
-    let fabric: MemoryFabric
+    let fabric: MemoryNetwork
     private let signal: Int32
     private let queue = Mutex<[(frame: [UInt8], link: Int, from: Endpoint)]>([])
     private var taken: [(frame: [UInt8], link: Int, from: Endpoint)] = []
@@ -23,7 +23,7 @@ public final class MemoryPort: DataplanePort, @unchecked Sendable {  // the queu
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
 
     /// A port with one link per address (named mem0, mem1, ...) on `fabric`.
-    public init(addresses: [IPAddress], port: UInt16 = 3343, fabric: MemoryFabric) throws(SystemError) {
+    public init(addresses: [IPAddress], port: UInt16 = 3343, fabric: MemoryNetwork) throws(SystemError) {
         links = addresses.enumerated().map { DataplaneLink(name: "mem\($0.offset)", index: Int32($0.offset + 1), address: $0.element) }
         self.port = port
         self.fabric = fabric

@@ -3,7 +3,7 @@
 /// address) pair on the same cluster network (cross-subnet when the network
 /// has several subnets and the two are in different ones), and, with
 /// PlumbAllCrossSubnetRoutes, for every other pair too. Pure.
-public enum TopologyManager {
+public enum TopologyPlanner {
     /// A local interface address the interface manager found.
     public struct LocalInterface: Equatable, Sendable {
         public var name: String

@@ -3,7 +3,7 @@
 /// Two or more simulated nodes running the real NodeEngine over a simulated
 /// network with an injected clock: frames are really sealed, sent, opened and
 /// answered; the network only delays or drops them.
-final class Fabric {
+final class SimulatedCluster {
     struct Network {
         let name: String
         let priority: Int
@@ -67,7 +67,7 @@ final class Fabric {
     }
 
     /// The routes of `node` to `nodes` on `networks` (each network's priority
-    /// from `priorities` when given), as TopologyManager plans them.
+    /// from `priorities` when given), as TopologyPlanner plans them.
     func plan(_ node: NodeID, peers nodes: [NodeID], networks chosen: [Int]? = nil, priorities: [Int: Int] = [:]) -> [Route] {
         var routes: [Route] = []
         for peer in nodes.sorted() where peer != node {

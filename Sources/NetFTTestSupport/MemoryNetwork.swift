@@ -6,9 +6,9 @@ import Synchronization
 /// queued at the port that owns it, as a switch would, unless a test cut
 /// that address (a silent cut: links stay up, frames vanish). It counts
 /// what crossed, by frame type, so a test can see the protocol at work.
-public final class MemoryFabric: Sendable {
+public final class MemoryNetwork: Sendable {
     struct State {
-        var ports: [IPAddress: (port: MemoryPort, link: Int)] = [:]
+        var ports: [IPAddress: (port: MemoryDataplane, link: Int)] = [:]
         var cut: Set<IPAddress> = []
         var delivered: [UInt8: Int] = [:]
         var dropped = 0
@@ -27,7 +27,7 @@ public final class MemoryFabric: Sendable {
 
     public init() {}
 
-    func attach(_ port: MemoryPort, link: Int, address: IPAddress) {
+    func attach(_ port: MemoryDataplane, link: Int, address: IPAddress) {
         state.withLock { $0.ports[address] = (port, link) }
     }
 
@@ -49,7 +49,7 @@ public final class MemoryFabric: Sendable {
 
     /// A netft frame (the UDP payload) from `source` to `destination`.
     func carry(_ frame: [UInt8], from source: Endpoint, to destination: Endpoint) {
-        let target: (port: MemoryPort, link: Int)? = state.withLock { s in
+        let target: (port: MemoryDataplane, link: Int)? = state.withLock { s in
             guard !s.cut.contains(source.address), !s.cut.contains(destination.address), let target = s.ports[destination.address] else {
                 s.dropped += 1
                 return nil

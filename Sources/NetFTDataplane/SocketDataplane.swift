@@ -10,7 +10,7 @@ import NetFTCore
 /// to one address leave as one UDP_SEGMENT send (the kernel's GSO cuts them,
 /// on the NIC or at the last moment), and with UDP_GRO a receive may return a
 /// run of same-size datagrams as one message, cut here into its frames.
-public final class UDPPort: DataplanePort {
+public final class SocketDataplane: Dataplane {
     public let kind = DataplaneKind.udp
     public let links: [DataplaneLink]
     public let port: UInt16
@@ -50,15 +50,15 @@ public final class UDPPort: DataplanePort {
     public init(links: [DataplaneLink], port: UInt16) throws(SystemError) {
         self.links = links
         self.port = port
-        rxBuffers = .allocate(byteCount: rxBatchSize * UDPPort.rxBufferSize, alignment: 64)
-        txBuffers = .allocate(byteCount: batchSize * UDPPort.bufferSize, alignment: 64)
-        scratch = .allocate(byteCount: UDPPort.bufferSize, alignment: 64)
-        rx = netft_udp_batch_new(UInt32(rxBatchSize), rxBuffers.baseAddress, UInt32(UDPPort.rxBufferSize))
-        tx = netft_udp_batch_new(UInt32(batchSize), txBuffers.baseAddress, UInt32(UDPPort.bufferSize))
+        rxBuffers = .allocate(byteCount: rxBatchSize * SocketDataplane.rxBufferSize, alignment: 64)
+        txBuffers = .allocate(byteCount: batchSize * SocketDataplane.bufferSize, alignment: 64)
+        scratch = .allocate(byteCount: SocketDataplane.bufferSize, alignment: 64)
+        rx = netft_udp_batch_new(UInt32(rxBatchSize), rxBuffers.baseAddress, UInt32(SocketDataplane.rxBufferSize))
+        tx = netft_udp_batch_new(UInt32(batchSize), txBuffers.baseAddress, UInt32(SocketDataplane.bufferSize))
         queuedLinks = Array(repeating: 0, count: batchSize)
         for link in links {
             do {
-                sockets.append(try UDPPort.openSocket(link, port: port))
+                sockets.append(try SocketDataplane.openSocket(link, port: port))
             } catch {
                 for fd in sockets { Glibc.close(fd) }
                 sockets.removeAll()
@@ -124,7 +124,7 @@ public final class UDPPort: DataplanePort {
             if n < asked { drained[s] = true }
             guard n > 0 else { continue }
             for i in 0..<Int(n) {
-                let slot = UnsafeMutableRawBufferPointer(rebasing: rxBuffers[(i * UDPPort.rxBufferSize)..<((i + 1) * UDPPort.rxBufferSize)])
+                let slot = UnsafeMutableRawBufferPointer(rebasing: rxBuffers[(i * SocketDataplane.rxBufferSize)..<((i + 1) * SocketDataplane.rxBufferSize)])
                 // The socket is bound to its link (SO_BINDTODEVICE): that is the local side.
                 var addressLength: UInt32 = 0
                 let source = SocketAddress.read(netft_udp_batch_addr(rx, UInt32(i), &addressLength), length: addressLength)
@@ -171,12 +171,12 @@ public final class UDPPort: DataplanePort {
         }
     }
 
-    public var largestFrame: Int { UDPPort.bufferSize }
+    public var largestFrame: Int { SocketDataplane.bufferSize }
 
     @discardableResult
     public func send(_ body: (UnsafeMutableRawBufferPointer) -> Outbound?) -> Bool {
         if queued == batchSize { flush() }
-        let buffer = UnsafeMutableRawBufferPointer(rebasing: txBuffers[(queued * UDPPort.bufferSize)..<((queued + 1) * UDPPort.bufferSize)])
+        let buffer = UnsafeMutableRawBufferPointer(rebasing: txBuffers[(queued * SocketDataplane.bufferSize)..<((queued + 1) * SocketDataplane.bufferSize)])
         guard let out = body(buffer) else { return true }
         var storage = sockaddr_storage()
         let length = SocketAddress.write(out.remote, to: &storage)
