@@ -35,52 +35,43 @@ struct FailoverTests {
         return done
     }
 
-    @Test func twentySilentCutsUnderAStreamLoseNoDatagram() throws {
+    /// What `cuts` silent cuts of the active route did to a node1 -> node2 stream
+    /// of one datagram per `interval` (xdp): the window, node1's resends, the path counters.
+    static func cutsUnderStream(tag: String, interval: Double, cuts wanted: Int) throws -> (cuts: Int, window: TrafficStream.Window, resent: UInt64, path: PathCounters) {
         try requireKernelLab()
         var spec = ClusterFabric.Spec()
         spec.dataplane = .xdp
-        let fabric = try upFabric(spec, tag: "cut20")
+        let fabric = try upFabric(spec, tag: tag)
         defer { fabric.tearDown() }
         let b = fabric.node("node2")
-        let stream = try TrafficStream(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4, interval: 0.0005)
+        let stream = try TrafficStream(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4, interval: interval)
         defer { stream.stop() }
         #expect(stream.waitForFlow(after: stream.now, seconds: 5))
         let t0 = stream.now
-        let cuts = try Self.cutActiveRoute(fabric, cuts: 20)
+        let cuts = try cutActiveRoute(fabric, cuts: wanted)
         usleep(500_000)
         let w = stream.window(from: t0, to: stream.now - 0.3)
         let resent = fabric.counter("node1", "lossless_resent")
-        print("[failover] \(cuts) silent cuts under 2000 packets/s: \(w.lost) of \(w.received + w.lost) datagrams lost, \(resent) resent, longest pause \(Int(w.longestGap * 1000)) ms")
-        #expect(cuts == 20, "every cut moved the traffic")
+        let path = fabric.pathCounters()
+        print("[failover] \(cuts) silent cuts under \(Int(1 / interval)) datagrams/s: \(w.lost) of \(w.received + w.lost) lost, \(resent) resent, receiver's own drops \(w.droppedByReceiver), longest pause \(Int(w.longestGap * 1000)) ms; \(path.summary)")
+        #expect(cuts == wanted, "every cut moved the traffic")
+        #expect(w.droppedByReceiver == 0, "the test's receiver dropped \(w.droppedByReceiver) datagrams itself: the measurement is broken")
         #expect(w.lost == 0, "lossless failover lost \(w.lost) datagrams")
-        #expect(resent > 0, "the cuts swallowed frames that were resent (else this proves nothing)")
+        return (cuts, w, resent, path)
+    }
+
+    @Test func twentySilentCutsUnderAStreamLoseNoDatagram() throws {
+        let run = try Self.cutsUnderStream(tag: "cut20", interval: 0.0005, cuts: 20)
+        #expect(run.resent > 0, "the cuts swallowed frames that were resent (else this proves nothing)")
     }
 
     /// A failover at 20,000 datagrams/s resends hundreds of frames in one burst.
     /// The test's own receiver gets room for it, and its drops are checked:
     /// with the default buffer it lost 77 of them itself, which looked like netft's loss.
     @Test func silentCutsAt20000DatagramsPerSecondLoseNothing() throws {
-        try requireKernelLab()
-        var spec = ClusterFabric.Spec()
-        spec.dataplane = .xdp
-        let fabric = try upFabric(spec, tag: "cutfast")
-        defer { fabric.tearDown() }
-        let b = fabric.node("node2")
-        let stream = try TrafficStream(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4, interval: 0.00005)
-        defer { stream.stop() }
-        #expect(stream.waitForFlow(after: stream.now, seconds: 5))
-        let t0 = stream.now
-        let cuts = try Self.cutActiveRoute(fabric, cuts: 3)
-        usleep(500_000)
-        let w = stream.window(from: t0, to: stream.now - 0.3)
-        let path = fabric.pathCounters()
-        let resent = fabric.counter("node1", "lossless_resent")
-        print("[failover] \(cuts) silent cuts under 20000 datagrams/s: \(w.lost) of \(w.received + w.lost) lost, \(resent) resent, receiver's own drops \(w.droppedByReceiver), longest pause \(Int(w.longestGap * 1000)) ms; \(path.summary)")
-        #expect(cuts == 3, "every cut moved the traffic")
-        #expect(w.droppedByReceiver == 0, "the test's receiver dropped \(w.droppedByReceiver) datagrams itself: the measurement is broken")
-        #expect(w.lost == 0, "lossless failover lost \(w.lost) datagrams")
-        #expect(resent >= 300, "each cut swallowed a burst that was resent (else this proves nothing)")
-        expectFramesTook(.xdp, path, atLeast: 10_000)
+        let run = try Self.cutsUnderStream(tag: "cutfast", interval: 0.00005, cuts: 3)
+        #expect(run.resent >= 300, "each cut swallowed a burst that was resent (else this proves nothing)")
+        expectFramesTook(.xdp, run.path, atLeast: 10_000)
     }
 
     @Test func twentySilentCutsDuringTCPDeliverEveryByteOnce() throws {
