@@ -10,6 +10,7 @@ public final class MemoryNetwork: Sendable {
     struct State {
         var ports: [IPAddress: (port: MemoryDataplane, link: Int)] = [:]
         var cut: Set<IPAddress> = []
+        var mutedSenders: Set<IPAddress> = []
         var delivered: [UInt8: Int] = [:]
         var dropped = 0
         var recording = false
@@ -33,7 +34,15 @@ public final class MemoryNetwork: Sendable {
 
     /// Frames to or from `address` vanish from now on (both ways), until `restore`.
     public func cut(_ address: IPAddress) { state.withLock { _ = $0.cut.insert(address) } }
-    public func restore(_ address: IPAddress) { state.withLock { _ = $0.cut.remove(address) } }
+    public func restore(_ address: IPAddress) {
+        state.withLock {
+            $0.cut.remove(address)
+            $0.mutedSenders.remove(address)
+        }
+    }
+
+    /// Frames sent from `address` vanish; frames to it still arrive (one-way loss).
+    public func mute(_ address: IPAddress) { state.withLock { _ = $0.mutedSenders.insert(address) } }
 
     /// Frames delivered so far, of this netft frame type.
     public func delivered(_ type: FrameType) -> Int { state.withLock { $0.delivered[type.rawValue] ?? 0 } }
@@ -50,7 +59,9 @@ public final class MemoryNetwork: Sendable {
     /// A netft frame (the UDP payload) from `source` to `destination`.
     func carry(_ frame: [UInt8], from source: Endpoint, to destination: Endpoint) {
         let target: (port: MemoryDataplane, link: Int)? = state.withLock { s in
-            guard !s.cut.contains(source.address), !s.cut.contains(destination.address), let target = s.ports[destination.address] else {
+            guard !s.cut.contains(source.address), !s.cut.contains(destination.address), !s.mutedSenders.contains(source.address),
+                let target = s.ports[destination.address]
+            else {
                 s.dropped += 1
                 return nil
             }

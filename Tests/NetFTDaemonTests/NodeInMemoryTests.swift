@@ -168,3 +168,31 @@ extension NodeInMemoryTests {
         }
     }
 }
+
+extension NodeInMemoryTests {
+    /// One-way loss: node1's frames on net1 vanish, node2's still arrive. Each
+    /// side names it from where it stands, and traffic moves to net2.
+    @Test func oneWayLossIsDiagnosedFromBothSides() throws {
+        let cluster = try MemoryCluster()
+        defer { cluster.stop() }
+        #expect(cluster.allRoutesUp())
+        cluster.fabric.mute(.v4(0xC612_0101))  // 198.18.1.1: node1 on net1
+        let down = cluster.wait(seconds: 2) {
+            cluster["node1"].route(to: "node2", network: "net1")?.state == "down" && cluster["node2"].route(to: "node1", network: "net1")?.state == "down"
+        }
+        #expect(down, "both sides took net1's route down")
+        // Down is first put down to missed heartbeats; the next report from the peer refines it.
+        var node1 = cluster["node1"].route(to: "node2", network: "net1")
+        var node2 = cluster["node2"].route(to: "node1", network: "net1")
+        _ = cluster.wait(seconds: 1) {
+            node1 = cluster["node1"].route(to: "node2", network: "net1")
+            node2 = cluster["node2"].route(to: "node1", network: "net1")
+            return node1?.reason == "asymmetric_outbound_lost" && node2?.reason == "asymmetric_inbound_lost"
+        }
+        print("[memory] one-way loss on net1: node1 says \(node1?.reason ?? "-"), node2 says \(node2?.reason ?? "-")")
+        #expect(node1?.reason == "asymmetric_outbound_lost", "node1 hears node2 but is not heard: \(String(describing: node1?.diagnosis))")
+        #expect(node2?.reason == "asymmetric_inbound_lost", "node2 is heard but hears nothing: \(String(describing: node2?.diagnosis))")
+        #expect(cluster["node1"].route(to: "node2", network: "net2")?.active == true, "node1's traffic moved to net2")
+        #expect(cluster["node1"].logs.contains("Setting state to Down"), "the Windows-style log line names the Down")
+    }
+}
