@@ -15,6 +15,8 @@ final class ControlPlane: @unchecked Sendable {
     enum Message: Sendable {
         case routesChanged
         case mirror([RouteMirror.Entry])
+        /// A reload attached the dataplane to these links: follow them too.
+        case linksAttached([DataplaneLink])
         /// `netft reload`: as SIGHUP; `reply` gets the outcome (true: applied).
         case reload(reply: @Sendable (_ applied: Bool, _ summary: String) -> Void)
         case stop
@@ -24,7 +26,7 @@ final class ControlPlane: @unchecked Sendable {
     let mailbox: Mailbox<Message>
     private let datapath: Mailbox<DatapathCommand>
     private let interfaces: InterfaceManager
-    private let links: [DataplaneLink]
+    private var links: [DataplaneLink]
     private let mirror: RouteMirror?
     private let signals: Int32
     private let lock: InstanceLock
@@ -129,6 +131,7 @@ final class ControlPlane: @unchecked Sendable {
                     switch message {
                     case .routesChanged: mirrorWanted = true
                     case .mirror(let entries): for e in entries { mirror?.update(e) }
+                    case .linksAttached(let added): follow(added)
                     case .reload(let reply): reload(reply: reply)
                     case .stop: running = false
                     }
@@ -144,6 +147,18 @@ final class ControlPlane: @unchecked Sendable {
                 datapath.post(.routeMirror { back.post(.mirror($0)) })
             }
         }
+    }
+
+    /// Links the dataplane attached at runtime: their state, neighbours and gateways from now on.
+    private func follow(_ added: [DataplaneLink]) {
+        for link in added {
+            links.append(link)
+            linkUsable[link.name] = interfaces.isUsable(interface: link.name, address: link.address)
+            if linkUsable[link.name] == false { datapath.post(.linkChanged(interface: link.name, up: false)) }
+        }
+        for n in interfaces.neighbours(on: added) { known[n.address] = (n.interfaceIndex, n.mac!) }
+        lookUpGateways()
+        publishNextHops()
     }
 
     private func followInterfaces() {
@@ -255,7 +270,9 @@ final class ControlPlane: @unchecked Sendable {
         let plan: ReloadPlan
         do {
             fresh = try ConfigLoader.load(path: configPath)
-            plan = try ReloadPlan.make(fresh: fresh, running: runningConfig, me: me, links: links, interfaces: interfaces.localInterfaces)
+            plan = try ReloadPlan.make(
+                fresh: fresh, running: runningConfig, me: me, links: links, interfaces: interfaces.localInterfaces,
+                interfaceIndex: { [interfaces] in interfaces.link(named: $0)?.index })
         } catch {
             return refuse("configuration refused, keeping the running one: \(error)")
         }

@@ -47,6 +47,10 @@ final class Datapath {
         return unsafeBitCast(symbol, to: (@convention(c) () -> UInt64).self)
     }()
     private var running = true
+    /// The dataplane gained descriptors (a link attached by a reload): poll them from the next pass.
+    var descriptorsChanged = false
+    /// Told which links a reload attached, so the control plane follows them too.
+    var linksAttached: @Sendable ([DataplaneLink]) -> Void = { _ in }
     private var commands: [DatapathCommand] = []
     /// One adapter read: a virtio-net header and up to 64 KB.
     private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: largestAdapterRead, alignment: 64)
@@ -122,11 +126,15 @@ final class Datapath {
     // MARK: The loop
 
     func run() {
-        var fds = dataplane.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        let adapterSlot = fds.count
-        fds.append(pollfd(fd: adapter.fileDescriptor, events: Int16(POLLIN), revents: 0))
-        let mailboxSlot = fds.count
-        fds.append(pollfd(fd: mailbox.fd, events: Int16(POLLIN), revents: 0))
+        // The dataplane's descriptors, then the adapter's, then the mailbox's.
+        var fds: [pollfd] = []
+        func pollSet() -> (adapter: Int, mailbox: Int) {
+            fds = dataplane.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            fds.append(pollfd(fd: adapter.fileDescriptor, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: mailbox.fd, events: Int16(POLLIN), revents: 0))
+            return (fds.count - 2, fds.count - 1)
+        }
+        var (adapterSlot, mailboxSlot) = pollSet()
         var requests: [RouteID] = []
         requests.reserveCapacity(64)
         var backedOff = false
@@ -135,6 +143,10 @@ final class Datapath {
         defer { watchdog.stop() }
         handleEvents()
         while running {
+            if descriptorsChanged {
+                descriptorsChanged = false
+                (adapterSlot, mailboxSlot) = pollSet()
+            }
             watchdog.alive()
             let now = Instant.now
             // With no free buffer, the adapter is not polled (its queue holds the

@@ -97,6 +97,7 @@ public final class NodeRuntime {
             config: config, me: me, key: key, plan: plan, dataplane: dataplane, adapter: adapter, unusableLinks: control.unusableLinks, log: logger,
             facts: .init(dataplaneReason: reason, warnings: plan.warnings), mailbox: inbox, watchdog: watchdog,
             routesChanged: { toControl.post(.routesChanged) })
+        datapath.linksAttached = { toControl.post(.linksAttached($0)) }
         // The classifiers pass only our routes' remote addresses, each NIC its own.
         if let xdp = dataplane as? XDPDataplane { try xdp.admitOnly(datapath.admittedSources) }
 

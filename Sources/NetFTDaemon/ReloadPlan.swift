@@ -10,8 +10,12 @@ struct ReloadPlan: @unchecked Sendable {  // the rings move to the datapath thre
     /// what a running node cannot change (cluster, port, security, key file)
     /// kept from the running one.
     var config: ClusterConfig
-    /// Every route the new configuration gives this node, on links it already has.
+    /// Every route the new configuration gives this node: on links the
+    /// dataplane has, and on `newLinks`.
     var routes: [Route]
+    /// Links the dataplane must add first (a new network on a NIC the node did
+    /// not use), in order: their indices follow the dataplane's links.
+    var newLinks: [DataplaneLink]
     var routeLinks: [RouteID: (link: Int, remote: Endpoint)]
     /// Lossless failover's ring for each peer that joins (nil: off).
     var newRings: [NodeID: RetentionRing]
@@ -25,7 +29,8 @@ struct ReloadPlan: @unchecked Sendable {  // the rings move to the datapath thre
     }
 
     static func make(
-        fresh: ClusterConfig, running: ClusterConfig, me: ClusterConfig.Node, links: [DataplaneLink], interfaces: [TopologyPlanner.LocalInterface]
+        fresh: ClusterConfig, running: ClusterConfig, me: ClusterConfig.Node, links: [DataplaneLink], interfaces: [TopologyPlanner.LocalInterface],
+        interfaceIndex: (String) -> Int32? = { _ in nil }
     ) throws(Refused) -> ReloadPlan {
         guard let newMe = fresh.nodes.first(where: { $0.id == me.id }) else {
             throw Refused(description: "node \(me.name) (id \(me.id)) is not in the new configuration; stop it instead")
@@ -51,10 +56,21 @@ struct ReloadPlan: @unchecked Sendable {  // the rings move to the datapath thre
         var routes: [Route] = []
         var routeLinks: [RouteID: (link: Int, remote: Endpoint)] = [:]
         var admitted: [Int: [(address: IPAddress, node: NodeID)]] = [:]
+        var newLinks: [DataplaneLink] = []
         var missing = Set<String>()
         for route in plan.routes {
-            // A network on a NIC the dataplane is not attached to needs a restart.
-            guard let link = links.firstIndex(where: { $0.name == route.localInterface && $0.address == route.realLocal.address }) else {
+            var link = links.firstIndex { $0.name == route.localInterface && $0.address == route.realLocal.address }
+            if link == nil {
+                // A network on a NIC the dataplane is not attached to: it attaches at runtime.
+                if let i = newLinks.firstIndex(where: { $0.name == route.localInterface && $0.address == route.realLocal.address }) {
+                    link = links.count + i
+                } else if !links.contains(where: { $0.name == route.localInterface }), let index = interfaceIndex(route.localInterface) {
+                    newLinks.append(DataplaneLink(name: route.localInterface, index: index, address: route.realLocal.address))
+                    link = links.count + newLinks.count - 1
+                }
+            }
+            guard let link else {
+                // Another address on a NIC the dataplane already uses: its socket is bound to the old one.
                 missing.insert("\(route.network) on \(route.localInterface) (\(route.realLocal.address))")
                 continue
             }
@@ -62,7 +78,7 @@ struct ReloadPlan: @unchecked Sendable {  // the rings move to the datapath thre
             routeLinks[route.id] = (link, route.realRemote)
             admitted[link, default: []].append((route.realRemote.address, route.peer))
         }
-        notApplied += missing.sorted().map { "network \($0): the dataplane is not attached to that interface" }
+        notApplied += missing.sorted().map { "network \($0): the dataplane's socket on that interface is bound to another address" }
         var newRings: [NodeID: RetentionRing] = [:]
         if config.losslessFailover {
             let before = Set(running.nodes.map(\.id))
@@ -70,6 +86,6 @@ struct ReloadPlan: @unchecked Sendable {  // the rings move to the datapath thre
                 newRings[peer.id] = RetentionRing(capacity: config.losslessBufferPackets)
             }
         }
-        return ReloadPlan(config: config, routes: routes, routeLinks: routeLinks, newRings: newRings, admitted: admitted, notApplied: notApplied)
+        return ReloadPlan(config: config, routes: routes, newLinks: newLinks, routeLinks: routeLinks, newRings: newRings, admitted: admitted, notApplied: notApplied)
     }
 }

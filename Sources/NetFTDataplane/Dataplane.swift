@@ -73,6 +73,10 @@ public protocol Dataplane: AnyObject {
     func updateNeighbours(_ table: [IPAddress: UInt64])
     /// The MAC of link `link` changed (a NIC swap, a bond failover).
     func updateSourceMAC(link: Int, mac: UInt64)
+    /// Starts carrying frames on one more link (a reload added a network on a
+    /// NIC the node did not use); it becomes `links.last`. Its descriptors
+    /// join `descriptors`. Throws, naming what failed, and changes nothing.
+    func addLink(_ link: DataplaneLink) throws
 }
 
 extension Dataplane {

@@ -12,7 +12,7 @@ import NetFTCore
 /// run of same-size datagrams as one message, cut here into its frames.
 public final class SocketDataplane: Dataplane {
     public let kind = DataplaneKind.udp
-    public let links: [DataplaneLink]
+    public private(set) var links: [DataplaneLink]
     public let port: UInt16
     private var sockets: [Int32] = []
     /// Per socket: its last read came back short, so it waits for poll to say readable.
@@ -66,6 +66,22 @@ public final class SocketDataplane: Dataplane {
             }
         }
         drained = Array(repeating: false, count: sockets.count)
+    }
+
+    public func addLink(_ link: DataplaneLink) throws {
+        let fd = try SocketDataplane.openSocket(link, port: port)
+        links.append(link)
+        sockets.append(fd)
+        drained.append(false)
+    }
+
+    /// Undoes the last `addLink` (an AF_XDP attach on it failed after).
+    func removeLastLink() {
+        guard let fd = sockets.popLast() else { return }
+        Glibc.close(fd)
+        links.removeLast()
+        drained.removeLast()
+        nextSocket = 0
     }
 
     public func readable(_ descriptor: Int32) {

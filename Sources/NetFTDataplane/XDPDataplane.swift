@@ -13,9 +13,20 @@ import NetFTCore
 /// and every frame of a NIC that another XDP program occupies.
 public final class XDPDataplane: Dataplane {
     public let kind = DataplaneKind.xdp
-    public let links: [DataplaneLink]
+    public private(set) var links: [DataplaneLink]
     let port: UInt16
     let pool: UMEMPool
+    let pinRoot: String
+    let ringSize: UInt32
+    let occupied: OccupiedNIC
+    /// Classifiers loaded at start for a NIC a reload adds later: once the
+    /// node has dropped to CAP_BPF and CAP_NET_ADMIN, the verifier refuses to
+    /// load the classifier (its variable-offset packet pointers need
+    /// CAP_PERFMON, which the node does not keep), but attaching a loaded one
+    /// needs no more than the node has. One spare: a second new NIC waits for
+    /// a restart (each classifier holds ~3 MB of preallocated maps).
+    private var spareClassifiers: [XDPClassifier] = []
+    public static let spareClassifierCount = 1
     /// The kernel's UDP sockets, one per link: heartbeats and hellos (the
     /// classifier passes them to the kernel), and the fallback.
     let kernelSockets: SocketDataplane
@@ -44,7 +55,7 @@ public final class XDPDataplane: Dataplane {
     }
     /// Next-hop MAC by remote address, as the control plane last handed it.
     private var neighbours: [IPAddress: UInt64] = [:]
-    public let bindMode: AFXDPSocket.BindMode
+    public private(set) var bindMode = AFXDPSocket.BindMode.copy
     private let fillTarget: UInt32
     public private(set) var counters = Counters()
     /// Per link: why it uses the kernel socket instead of AF_XDP (nil: AF_XDP).
@@ -100,6 +111,9 @@ public final class XDPDataplane: Dataplane {
     ) throws {
         self.links = links
         self.port = port
+        self.pinRoot = pinRoot
+        self.ringSize = ringSize
+        self.occupied = occupied
         let netlink = try Netlink()
         pool = try UMEMPool(frameCount: umemFrames, ringSize: ringSize)
         kernelSockets = try SocketDataplane(links: links, port: port)
@@ -107,35 +121,7 @@ public final class XDPDataplane: Dataplane {
         var mode = AFXDPSocket.BindMode.copy
         do {
             let known = try netlink.links()
-            for (l, link) in links.enumerated() {
-                let info = known.first { $0.index == link.index }
-                sourceMACs.append(OuterHeaders.mac(info?.mac ?? []))
-                let classifier = try XDPClassifier(port: port)
-                do {
-                    try XDPDataplane.attach(classifier, to: link.name, pinRoot: pinRoot, notes: &attachNotes)
-                } catch let error where error.errno == EBUSY && occupied == .useKernelSocket {
-                    classifiers.append(nil)
-                    transmitters.append(nil)
-                    fallbackReasons.append(error.attempted)
-                    continue
-                }
-                classifiers.append(classifier)
-                fallbackReasons.append(nil)
-                // A socket on every receive queue: a frame on a queue without one would take the kernel path.
-                // Netlink gives the queues allocated; the bind refuses (EINVAL) past those in use.
-                let count = min(info?.rxQueues ?? 1, UInt32(NETFT_XSKMAP_MAX))
-                for q in 0..<count {
-                    let handle: OpaquePointer
-                    do {
-                        handle = try pool.bindSocket(link.name, queue: q, ringSize: ringSize, mode: &mode)
-                    } catch let error where q > 0 && error.errno == EINVAL {
-                        break
-                    }
-                    if q == 0 { transmitters.append(queues.count) }
-                    queues.append(Queue(link: l, queue: q, handle: handle))
-                    try classifier.register(socketFD: netft_xsk_fd(handle), queue: q)
-                }
-            }
+            for (l, link) in links.enumerated() { try attach(link: l, info: known.first { $0.index == link.index }, mode: &mode) }
         } catch {
             for q in queues { netft_xsk_destroy(q.handle) }
             queues.removeAll()
@@ -146,6 +132,84 @@ public final class XDPDataplane: Dataplane {
         pendingTX = Array(repeating: 0, count: queues.count)
         for q in queues.indices { refill(q) }
         neighbours = XDPDataplane.neighbourTable(netlink: netlink, links: links)
+        for _ in 0..<XDPDataplane.spareClassifierCount { spareClassifiers.append(try XDPClassifier(port: port)) }
+    }
+
+    /// Link `l`'s classifier and a socket on each of its receive queues (or,
+    /// when another XDP program holds the NIC and `occupied` allows, none:
+    /// the kernel socket carries that link).
+    private func attach(link l: Int, info: Netlink.Link?, mode: inout AFXDPSocket.BindMode) throws {
+        let link = links[l]
+        sourceMACs.append(OuterHeaders.mac(info?.mac ?? []))
+        let classifier: XDPClassifier
+        if let spare = spareClassifiers.popLast() {
+            classifier = spare
+        } else {
+            do {
+                classifier = try XDPClassifier(port: port)
+            } catch {
+                guard error.errno == EACCES || error.errno == EPERM else { throw error }
+                throw SystemError("\(error.attempted) (the spare classifier loaded at start is taken: a restart attaches \(link.name))", errno: error.errno)
+            }
+        }
+        do {
+            try XDPDataplane.attach(classifier, to: link.name, pinRoot: pinRoot, notes: &attachNotes)
+        } catch {
+            guard error.errno == EBUSY && occupied == .useKernelSocket else { throw error }
+            classifiers.append(nil)
+            transmitters.append(nil)
+            fallbackReasons.append(error.attempted)
+            return
+        }
+        classifiers.append(classifier)
+        fallbackReasons.append(nil)
+        // A socket on every receive queue: a frame on a queue without one would take the kernel path.
+        // Netlink gives the queues allocated; the bind refuses (EINVAL) past those in use.
+        let count = min(info?.rxQueues ?? 1, UInt32(NETFT_XSKMAP_MAX))
+        for q in 0..<count {
+            let handle: OpaquePointer
+            do {
+                handle = try pool.bindSocket(link.name, queue: q, ringSize: ringSize, mode: &mode)
+            } catch {
+                if q > 0 && error.errno == EINVAL { break }
+                throw error
+            }
+            if q == 0 { transmitters.append(queues.count) }
+            queues.append(Queue(link: l, queue: q, handle: handle))
+            try classifier.register(socketFD: netft_xsk_fd(handle), queue: q)
+        }
+    }
+
+    /// A reload's new network on a NIC the node did not use: its kernel
+    /// socket, classifier and AF_XDP sockets, at runtime (CAP_NET_ADMIN,
+    /// CAP_NET_RAW and CAP_BPF are kept for this). On failure nothing of it stays.
+    public func addLink(_ link: DataplaneLink) throws {
+        let netlink = try Netlink()
+        let info = try netlink.links().first { $0.index == link.index }
+        try kernelSockets.addLink(link)
+        let before = (queues: queues.count, classifiers: classifiers.count, notes: attachNotes.count)
+        links.append(link)
+        var mode = bindMode
+        do {
+            try attach(link: links.count - 1, info: info, mode: &mode)
+        } catch {
+            for q in queues[before.queues...] { netft_xsk_destroy(q.handle) }
+            queues.removeSubrange(before.queues...)
+            if classifiers.count > before.classifiers, let c = classifiers.last, let c {
+                try? c.detach()
+                spareClassifiers.append(c)  // loaded, not attached: still good for the next try
+            }
+            classifiers.removeSubrange(before.classifiers...)
+            transmitters.removeSubrange(min(transmitters.count, before.classifiers)...)
+            fallbackReasons.removeSubrange(min(fallbackReasons.count, before.classifiers)...)
+            sourceMACs.removeSubrange(min(sourceMACs.count, before.classifiers)...)
+            links.removeLast()
+            kernelSockets.removeLastLink()
+            throw error
+        }
+        pendingTX += Array(repeating: 0, count: queues.count - before.queues)
+        for q in before.queues..<queues.count { refill(q) }
+        neighbours.merge(XDPDataplane.neighbourTable(netlink: netlink, links: [link])) { _, new in new }
     }
 
     /// Native mode first; a driver that refuses it for this link (an MTU above

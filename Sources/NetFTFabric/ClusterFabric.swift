@@ -259,6 +259,16 @@ public final class ClusterFabric {
         try rewriteConfiguration(heartbeat: heartbeat)
     }
 
+    /// How many of the networks the configuration lists (all by default): the
+    /// nodes keep their NICs on the others, as hosts have NICs netft does not use.
+    public private(set) var configuredNetworks: Int?
+
+    /// Lists only the first `networks` networks (nil: all) and rewrites the configuration.
+    public func configure(networks: Int?) throws {
+        configuredNetworks = networks
+        try rewriteConfiguration(heartbeat: heartbeat)
+    }
+
     /// The configuration every node reads now.
     public var configuration: ClusterConfig {
         var config = ClusterConfig(cluster: cluster)
@@ -266,11 +276,12 @@ public final class ClusterFabric {
         config.keyFile = "\(workDirectory)/cluster.key"
         config.heartbeat = heartbeat
         config.losslessFailover = spec.losslessFailover
-        config.networks = (0..<spec.networks).map { k in
+        let listed = min(configuredNetworks ?? spec.networks, spec.networks)
+        config.networks = (0..<listed).map { k in
             let subnets = spec.topology.isRouted ? [0, 1].map { spec.underlay.subnet(network: k, half: $0) } : [spec.underlay.subnet(network: k)]
             return ClusterConfig.Network(name: "net\(k + 1)", subnets: subnets, priority: networkPriorities[k] ?? (k + 1) * 100)
         }
-        config.nodes = nodes.map { ClusterConfig.Node(name: $0.name, id: $0.id, addresses: $0.interfaces.map(\.address)) }
+        config.nodes = nodes.map { ClusterConfig.Node(name: $0.name, id: $0.id, addresses: $0.interfaces.prefix(listed).map(\.address)) }
         return config
     }
 
@@ -381,7 +392,7 @@ public final class ClusterFabric {
         wait(seconds: seconds) {
             self.nodes.allSatisfy { n in
                 let r = self.routes(n.name)
-                return r.count == (self.nodes.count - 1) * self.spec.networks && r.allSatisfy { $0.state == "up" }
+                return r.count == (self.nodes.count - 1) * (self.configuredNetworks ?? self.spec.networks) && r.allSatisfy { $0.state == "up" }
             }
         }
     }

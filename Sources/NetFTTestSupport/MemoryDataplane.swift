@@ -11,7 +11,7 @@ import Synchronization
 /// unchanged, without root or devices.
 public final class MemoryDataplane: Dataplane, @unchecked Sendable {  // the queue is locked; the rest is the datapath thread's
     public let kind = DataplaneKind.udp
-    public let links: [DataplaneLink]
+    public private(set) var links: [DataplaneLink]
     public let largestFrame = 1472
     public var descriptors: [Int32] { [signal] }
     let port: UInt16
@@ -22,9 +22,14 @@ public final class MemoryDataplane: Dataplane, @unchecked Sendable {  // the que
     private var pending: [(frame: [UInt8], from: Endpoint, to: Endpoint)] = []
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
 
-    /// A port with one link per address (named mem0, mem1, ...) on `fabric`.
-    public init(addresses: [IPAddress], port: UInt16 = 3343, fabric: MemoryNetwork) throws(SystemError) {
-        links = addresses.enumerated().map { DataplaneLink(name: "mem\($0.offset)", index: Int32($0.offset + 1), address: $0.element) }
+    /// Names a host's interfaces as a memory dataplane does: mem0, mem1, ..., one per address.
+    public static func hostLinks(_ addresses: [IPAddress]) -> [DataplaneLink] {
+        addresses.enumerated().map { DataplaneLink(name: "mem\($0.offset)", index: Int32($0.offset + 1), address: $0.element) }
+    }
+
+    /// A dataplane on `links` (see `hostLinks`), attached to `fabric`.
+    public init(links: [DataplaneLink], port: UInt16 = 3343, fabric: MemoryNetwork) throws(SystemError) {
+        self.links = links
         self.port = port
         self.fabric = fabric
         signal = netft_eventfd()
@@ -35,6 +40,11 @@ public final class MemoryDataplane: Dataplane, @unchecked Sendable {  // the que
     deinit {
         close(signal)
         buffer.deallocate()
+    }
+
+    public func addLink(_ link: DataplaneLink) throws {
+        links.append(link)
+        fabric.attach(self, link: links.count - 1, address: link.address)
     }
 
     func enqueue(_ frame: [UInt8], link: Int, from: Endpoint) {

@@ -16,10 +16,15 @@ final class MemoryCluster {
     private(set) var nodes: [String: MemoryNode] = [:]
 
     let key: ClusterKey
+    /// Networks every node has an address on.
+    let networks: Int
 
     /// Nodes `node1...nodeN`, each with an address on every network (198.18.k.n), fast heartbeats.
-    init(nodes count: Int = 2, networks: Int = 2, security: SecurityLevel = .encrypt, lossless: Bool = true) throws {
-        config = Self.config(nodes: count, networks: networks, security: security, lossless: lossless)
+    /// `configured`: how many of the networks the configuration lists at first (all by default);
+    /// every node has an address on each network anyway, as a host has NICs netft does not use.
+    init(nodes count: Int = 2, networks: Int = 2, configured: Int? = nil, security: SecurityLevel = .encrypt, lossless: Bool = true) throws {
+        config = Self.config(nodes: count, networks: configured ?? networks, security: security, lossless: lossless)
+        self.networks = networks
         key = try ClusterKey(secret: (0..<32).map { _ in UInt8.random(in: 0...255) })
         do {
             for me in config.nodes { try start(me, config: config) }
@@ -44,7 +49,8 @@ final class MemoryCluster {
 
     /// Starts node `me` of `config` (a node that joins later reads a newer configuration).
     func start(_ me: ClusterConfig.Node, config: ClusterConfig) throws {
-        nodes[me.name] = try MemoryNode(config: config, me: me, key: key, fabric: fabric)
+        let host = (1...networks).map { IPAddress.v4(0xC612_0000 | UInt32($0) << 8 | UInt32(me.id)) }
+        nodes[me.name] = try MemoryNode(config: config, me: me, host: host, key: key, fabric: fabric)
     }
 
     subscript(name: String) -> MemoryNode { nodes[name]! }
@@ -79,15 +85,19 @@ final class MemoryNode: @unchecked Sendable {  // the datapath stays on its thre
     private let done = DispatchSemaphore(value: 0)
     private let running = Mutex(true)
 
-    init(config: ClusterConfig, me: ClusterConfig.Node, key: ClusterKey, fabric: MemoryNetwork) throws {
+    /// The host's interfaces, whether netft uses them or not.
+    let hostLinks: [DataplaneLink]
+
+    init(config: ClusterConfig, me: ClusterConfig.Node, host: [IPAddress], key: ClusterKey, fabric: MemoryNetwork) throws {
         self.me = me
-        dataplane = try MemoryDataplane(addresses: me.addresses, port: config.port, fabric: fabric)
+        hostLinks = MemoryDataplane.hostLinks(host)
+        let plan = TopologyPlanner.plan(config: config, localNode: me, interfaces: hostLinks.map { .init(name: $0.name, address: $0.address) })
+        dataplane = try MemoryDataplane(links: hostLinks.filter { l in plan.interfaces.contains { $0.name == l.name } }, port: config.port, fabric: fabric)
         adapter = try MemoryAdapter()
         mailbox = try Mailbox()
         let lines = logs
         var log = Logger(label: "netft-\(me.name)") { _ in lines }
         log.logLevel = .info
-        let plan = TopologyPlanner.plan(config: config, localNode: me, interfaces: dataplane.links.map { .init(name: $0.name, address: $0.address) })
         let datapath = try Datapath.assemble(
             config: config, me: me, key: key, plan: plan, dataplane: dataplane, adapter: adapter, log: log,
             facts: .init(dataplaneReason: nil, warnings: plan.warnings), mailbox: mailbox,
@@ -116,8 +126,10 @@ final class MemoryNode: @unchecked Sendable {  // the datapath stays on its thre
 
     /// Reloads as SIGHUP would, from `running` to `fresh`: true when applied.
     func reload(from running: ClusterConfig, to fresh: ClusterConfig) throws -> (applied: Bool, summary: String) {
-        let interfaces = dataplane.links.map { TopologyPlanner.LocalInterface(name: $0.name, address: $0.address) }
-        let plan = try ReloadPlan.make(fresh: fresh, running: running, me: me, links: dataplane.links, interfaces: interfaces)
+        let interfaces = hostLinks.map { TopologyPlanner.LocalInterface(name: $0.name, address: $0.address) }
+        let host = hostLinks
+        let plan = try ReloadPlan.make(
+            fresh: fresh, running: running, me: me, links: dataplane.links, interfaces: interfaces, interfaceIndex: { name in host.first { $0.name == name }?.index })
         let answer = Mutex<(Bool, String)?>(nil)
         let ready = DispatchSemaphore(value: 0)
         mailbox.post(.reload(plan) { applied, summary in

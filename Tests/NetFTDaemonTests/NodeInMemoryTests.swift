@@ -196,3 +196,37 @@ extension NodeInMemoryTests {
         #expect(cluster["node1"].logs.contains("Setting state to Down"), "the Windows-style log line names the Down")
     }
 }
+
+extension NodeInMemoryTests {
+    /// A network added by reload on an interface the node did not use: the
+    /// dataplane attaches to it at runtime, its routes come up, and it carries
+    /// the traffic when the first network is cut, with nothing lost.
+    @Test func aReloadAttachesANewNetworkAndItCarriesTheFailover() throws {
+        let cluster = try MemoryCluster(nodes: 2, networks: 2, configured: 1)
+        defer { cluster.stop() }
+        #expect(cluster.allRoutesUp())
+        #expect(cluster["node1"].status()?.routes.count == 1, "one network configured: one route")
+        let both = MemoryCluster.config(nodes: 2, networks: 2)
+        var summaries: [String] = []
+        _ = Self.stream(cluster, count: 800) { i in
+            switch i {
+            case 100:
+                for n in ["node1", "node2"] {
+                    let answer = try? cluster[n].reload(from: cluster.config, to: both)
+                    #expect(answer?.applied == true)
+                    summaries.append(answer?.summary ?? "-")
+                }
+            case 400: cluster.fabric.cut(.v4(0xC612_0101))  // node1 on net1
+            default: break
+            }
+        }
+        let seen = Self.collect(cluster, count: 800)
+        print("[memory] reload adding net2: \(summaries)")
+        #expect(summaries.allSatisfy { $0.contains("interfaces attached: mem1") && !$0.contains("not applied") }, "\(summaries)")
+        #expect(Set(seen) == Set(0..<800) && seen.count == 800, "lost \(800 - Set(seen).count) across the attach and the cut")
+        let routes = cluster["node1"].status()?.routes ?? []
+        #expect(routes.count == 2)
+        #expect(routes.first { $0.network == "net2" }?.active == true, "net2 carries the traffic after net1's cut: \(routes.map { ($0.network, $0.state, $0.active) })")
+        #expect(cluster["node1"].status()?.links.map(\.name) == ["mem0", "mem1"])
+    }
+}

@@ -144,4 +144,82 @@ struct ReloadKernelTests {
         #expect(run.stderr.contains("configuration refused, keeping the running one"), "\(run.stderr)")
         #expect(fabric.waitAllRoutesUp(seconds: 1))
     }
+
+    /// A network added by reload on a NIC the daemon did not use: the daemon
+    /// (capabilities already dropped) attaches its kernel socket, classifier
+    /// and AF_XDP sockets at runtime; the new routes come up, and when net1 is
+    /// cut the stream moves onto the new link with nothing lost.
+    @Test("a reload attaches a new network on a NIC the node did not use, and it carries the failover", arguments: [DataplaneKind.xdp, .udp])
+    func aReloadAttachesANewNetwork(dataplane: DataplaneKind) throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = dataplane
+        let fabric = try ClusterFabric(spec: spec, binary: netftBinary, tag: "att\(dataplane.rawValue)")
+        defer { fabric.tearDown() }
+        try fabric.configure(networks: 1)
+        try fabric.startAll()
+        #expect(fabric.waitAllRoutesUp(seconds: 15), "net1's routes up")
+        #expect(fabric.routes("node1").count == 1)
+        let n2 = fabric.node("node2")
+        let stream = try TrafficStream(from: fabric.node("node1").namespace, to: n2.namespace, address: n2.virtualIPv4)
+        defer { stream.stop() }
+        #expect(stream.waitForFlow(after: 0, seconds: 5))
+        let t0 = stream.now
+
+        try fabric.configure(networks: 2)
+        let summary = try Self.reload(fabric, "node1")
+        fabric.signal("node2", SIGHUP)
+        #expect(summary.contains("interfaces attached: eth1") && !summary.contains("not applied"), "\(summary)")
+        #expect(fabric.waitAllRoutesUp(seconds: 5), "net2's routes came up: \(fabric.routes("node1").map { ($0.network, $0.state) })")
+        let links = fabric.status("node1")?.links ?? []
+        #expect(links.map(\.name) == ["eth0", "eth1"] && links.allSatisfy { $0.path == (dataplane == .xdp ? "af_xdp" : "kernel") }, "\(links)")
+
+        try fabric.cutSilently("node1", network: 0)
+        let moved = fabric.wait(seconds: 3) { fabric.routes("node1").first { $0.active }?.network == "net2" }
+        #expect(moved, "the stream moved onto the attached network")
+        _ = stream.waitForFlow(after: stream.now, seconds: 3)
+        usleep(300_000)
+        let w = stream.window(from: t0, to: stream.now - 0.2)
+        let steered = fabric.counter("node2", "classifier_eth1_steered")
+        print("[reload] \(dataplane): attached eth1 by reload; after net1's cut \(w.lost) of \(w.received + w.lost) lost, node2's eth1 classifier steered \(steered); \(summary.trimmingCharacters(in: .whitespacesAndNewlines))")
+        #expect(w.lost == 0 && w.droppedByReceiver == 0, "\(w.lost) lost")
+        if dataplane == .xdp { #expect(steered > 100, "node2's new classifier steered node1's frames into AF_XDP") }
+        #expect(!fabric.log("node1").contains("could not be attached"), "\(fabric.log("node1").suffix(1500))")
+        #expect(Self.loopStalls(fabric, "node1").pass < 50_000, "the attach did not stall the datapath: \(Self.loopStalls(fabric, "node1"))")
+    }
+
+    /// The node keeps one classifier loaded for a NIC a reload adds (after the
+    /// capability drop the verifier would refuse a new one): a second new NIC
+    /// in the same run is refused, named, and waits for a restart; the first
+    /// attaches, and nothing else changes.
+    @Test func aSecondNewNICInOneRunWaitsForARestartAndSaysSo() throws {
+        try requireKernelLab()
+        var spec = ClusterFabric.Spec()
+        spec.dataplane = .xdp
+        spec.networks = 3
+        let fabric = try ClusterFabric(spec: spec, binary: netftBinary, tag: "att3")
+        defer { fabric.tearDown() }
+        try fabric.configure(networks: 1)
+        try fabric.startAll()
+        #expect(fabric.waitAllRoutesUp(seconds: 15))
+        try fabric.configure(networks: 3)
+        let summary = try Self.reload(fabric, "node1")
+        print("[reload] two new NICs in one run: \(summary.trimmingCharacters(in: .whitespacesAndNewlines))")
+        #expect(summary.contains("interfaces attached: eth1"), "\(summary)")
+        #expect(summary.contains("not applied (needs a restart): eth2") && summary.contains("spare classifier"), "\(summary)")
+        fabric.signal("node2", SIGHUP)
+        let up = fabric.wait(seconds: 5) {
+            let routes = fabric.routes("node1")
+            return routes.count == 2 && routes.allSatisfy { $0.state == "up" } && Set(routes.map(\.network)) == ["net1", "net2"]
+        }
+        #expect(up, "net1 and the attached net2 up, net3 waits: \(fabric.routes("node1").map { ($0.network, $0.state) })")
+        #expect(fabric.status("node1")?.links.map(\.name) == ["eth0", "eth1"])
+        // Asked again, the node knows which NICs it has: eth2 still waits, nothing else moves.
+        let again = try Self.reload(fabric, "node1")
+        #expect(again.contains("0 routes added, 0 removed, 0 changed") && again.contains("eth2"), "\(again)")
+        // The control plane follows the attached NIC: its carrier loss takes net2's route down at once.
+        try fabric.setLink("node1", network: 1, up: false)
+        let followed = fabric.wait(seconds: 2) { fabric.routes("node1").first { $0.network == "net2" }?.reason == "local_link_down" }
+        #expect(followed, "\(fabric.routes("node1").map { ($0.network, $0.state, $0.reason ?? "-") })")
+    }
 }
