@@ -396,7 +396,14 @@ public final class XDPDataplane: Dataplane {
         }
         let socket = queues[s].handle
         var index: UInt32 = 0
-        guard netft_xsk_tx_reserve(socket, 1, &index) == 1 else {
+        // A full ring holds frames not yet kicked (a failover resending thousands
+        // at once): send those first, then take the slot; dropped only if still full.
+        var reserved = netft_xsk_tx_reserve(socket, 1, &index) == 1
+        if !reserved {
+            kick(s)
+            reserved = netft_xsk_tx_reserve(socket, 1, &index) == 1
+        }
+        guard reserved else {
             counters.txFull &+= 1
             pool.put(address)
             return false
@@ -412,18 +419,21 @@ public final class XDPDataplane: Dataplane {
     }
 
     public func flush() {
-        for s in queues.indices where pendingTX[s] > 0 {
-            let socket = queues[s].handle
-            pendingTX[s] = 0
-            // Copy mode sends at most 32 frames per kick and answers EAGAIN while more wait.
-            var attempts = 0
-            while netft_xsk_tx_needs_wakeup(socket) != 0 && netft_xsk_tx_kick(socket) == -EAGAIN && attempts < 256 {
-                attempts += 1
-                reclaim(socket)
-            }
+        for s in queues.indices where pendingTX[s] > 0 { kick(s) }
+        kernelSockets.flush()
+    }
+
+    /// Sends what socket `s` has queued on its TX ring and takes back the completed frames.
+    private func kick(_ s: Int) {
+        let socket = queues[s].handle
+        pendingTX[s] = 0
+        // Copy mode sends at most 32 frames per kick and answers EAGAIN while more wait.
+        var attempts = 0
+        while netft_xsk_tx_needs_wakeup(socket) != 0 && netft_xsk_tx_kick(socket) == -EAGAIN && attempts < 256 {
+            attempts += 1
             reclaim(socket)
         }
-        kernelSockets.flush()
+        reclaim(socket)
     }
 
     public func updateNeighbours(_ table: [IPAddress: UInt64]) { neighbours = table }
