@@ -11,9 +11,9 @@ extension Datapath {
     static func assemble(
         config: ClusterConfig, me: ClusterConfig.Node, key: ClusterKey?, plan: TopologyPlanner.Plan, dataplane: Dataplane,
         adapter: any PacketAdapter, unusableLinks: [String] = [], log: Logger, facts: NodeFacts, mailbox: Mailbox<DatapathCommand>,
-        watchdog: Watchdog, routesChanged: @escaping @Sendable () -> Void
+        watchdog: Watchdog, clock: @escaping @Sendable () -> Instant = { .now }, routesChanged: @escaping @Sendable () -> Void
     ) throws -> Datapath {
-        let now = Instant.now
+        let now = clock()
         var table = RouteTable(localNode: me.id)
         var routeLinks: [RouteID: (link: Int, remote: Endpoint)] = [:]
         for route in plan.routes {
@@ -29,7 +29,8 @@ extension Datapath {
         })
         return Datapath(
             config: config, me: me, log: log, engine: engine, adapter: adapter, dataplane: dataplane, routeLinks: routeLinks,
-            retention: NodeRuntime.retention(config, me: me), facts: facts, mailbox: mailbox, watchdog: watchdog, routesChanged: routesChanged)
+            retention: NodeRuntime.retention(config, me: me), facts: facts, mailbox: mailbox, watchdog: watchdog, clock: clock,
+            routesChanged: routesChanged)
     }
 
     /// The remote addresses each link's classifier must admit: the routes' peers on it.

@@ -18,7 +18,7 @@ extension Datapath {
             for id in dropped { plan.routeLinks[id] = nil }
             plan.admitted = plan.admitted.filter { $0.key < usable }
         }
-        let result = engine.reconcile(with: plan.routes, now: .now)
+        let result = engine.reconcile(with: plan.routes, now: clock())
         for route in result.removed { removedRoutes[route.id] = route }
         routeLinks = plan.routeLinks
         config = plan.config

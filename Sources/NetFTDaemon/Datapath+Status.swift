@@ -6,7 +6,7 @@ extension Datapath {
     /// The node as `netft status` shows it. Built on the datapath thread when
     /// asked (a control client or a scrape), encoded elsewhere.
     func snapshot() -> NodeStatus {
-        let now = Instant.now
+        let now = clock()
         var routes: [NodeStatus.RouteInfo] = []
         for peer in engine.table.peerIDs {
             let active = engine.table.activeRoute(to: peer)

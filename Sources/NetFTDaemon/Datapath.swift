@@ -27,7 +27,7 @@ final class Datapath {
     let watchdog: Watchdog
     /// Told (on this thread, cheaply) that routes changed, so the control plane mirrors them.
     let routesChanged: @Sendable () -> Void
-    let started = Instant.now
+    let started: Instant
     /// What `netft status` shows beside the routes.
     let facts: NodeFacts
 
@@ -49,6 +49,10 @@ final class Datapath {
     private var running = true
     /// The dataplane gained descriptors (a link attached by a reload): poll them from the next pass.
     var descriptorsChanged = false
+    /// Protocol time: heartbeats, acks, route decisions. The host's monotonic
+    /// clock, or a test's when it steps nodes itself (`pass(maxWait: 0)`).
+    let clock: @Sendable () -> Instant
+    var loop = LoopState()
     /// Told which links a reload attached, so the control plane follows them too.
     var linksAttached: @Sendable ([DataplaneLink]) -> Void = { _ in }
     private var commands: [DatapathCommand] = []
@@ -102,8 +106,11 @@ final class Datapath {
     init(
         config: ClusterConfig, me: ClusterConfig.Node, log: Logger, engine: NodeEngine, adapter: any PacketAdapter, dataplane: Dataplane,
         routeLinks: [RouteID: (link: Int, remote: Endpoint)], retention: [NodeID: RetentionRing]?, facts: NodeFacts,
-        mailbox: Mailbox<DatapathCommand>, watchdog: Watchdog, routesChanged: @escaping @Sendable () -> Void
+        mailbox: Mailbox<DatapathCommand>, watchdog: Watchdog, clock: @escaping @Sendable () -> Instant = { .now },
+        routesChanged: @escaping @Sendable () -> Void
     ) {
+        self.clock = clock
+        started = clock()
         self.config = config
         self.me = me
         self.log = log
@@ -126,83 +133,101 @@ final class Datapath {
     // MARK: The loop
 
     func run() {
-        // The dataplane's descriptors, then the adapter's, then the mailbox's.
-        var fds: [pollfd] = []
-        func pollSet() -> (adapter: Int, mailbox: Int) {
-            fds = dataplane.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            fds.append(pollfd(fd: adapter.fileDescriptor, events: Int16(POLLIN), revents: 0))
-            fds.append(pollfd(fd: mailbox.fd, events: Int16(POLLIN), revents: 0))
-            return (fds.count - 2, fds.count - 1)
-        }
-        var (adapterSlot, mailboxSlot) = pollSet()
-        var requests: [RouteID] = []
-        requests.reserveCapacity(64)
-        var backedOff = false
-
         watchdog.start()
         defer { watchdog.stop() }
-        handleEvents()
-        while running {
-            if descriptorsChanged {
-                descriptorsChanged = false
-                (adapterSlot, mailboxSlot) = pollSet()
-            }
-            watchdog.alive()
-            let now = Instant.now
-            // With no free buffer, the adapter is not polled (its queue holds the
-            // packets) and the loop wakes each millisecond to reclaim completions.
-            fds[adapterSlot].events = backedOff ? 0 : Int16(POLLIN)
-            let limit: Int32 = backedOff ? 1 : 200
-            // No array here: this runs on every pass of the loop.
-            var deadline = engine.table.nextDeadline
-            if let ack = engine.nextAckDeadline, deadline.map({ ack < $0 }) ?? true { deadline = ack }
-            let wait = deadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, UInt64(limit))) : 0 } ?? limit
-            for i in fds.indices { fds[i].revents = 0 }
-            let ready = poll(&fds, nfds_t(fds.count), wait)
-            let woke = Instant.now
-            if ready == 0 { noteWake(after: woke.since(now), asked: wait) }
-            defer { counters.longestPass = max(counters.longestPass, Instant.now.since(woke)) }
-            for i in 0..<adapterSlot where fds[i].revents != 0 { dataplane.readable(fds[i].fd) }
-            // Drain frames and packets until both are quiet, so a busy tunnel
-            // still gets its heartbeats out each pass.
-            var passes = 0
-            var work = true
-            var checked = Instant.now
-            while work && passes < 64 {
-                passes += 1
-                // The kernel sockets (heartbeats) are read only when poll says so:
-                // while busy, ask again each millisecond, so a burst of data
-                // never keeps a heartbeat waiting (no syscall per pass).
-                if passes > 1 && Instant.now.since(checked) > 1_000_000 {
-                    checked = Instant.now
-                    _ = poll(&fds, nfds_t(adapterSlot), 0)
-                    for i in 0..<adapterSlot where fds[i].revents != 0 { dataplane.readable(fds[i].fd) }
-                }
-                var mallocs = mallocCount?() ?? 0
-                let received = receiveFrames()
-                if engine.table.hasPendingEvents {
-                    // Events (a failover's resend and its log lines) are not the packet path.
-                    counters.hotPathMallocs &+= (mallocCount?() ?? 0) &- mallocs
-                    handleEvents()
-                    mallocs = mallocCount?() ?? 0
-                }
-                let (forwarded, starved) = forwardAdapterPackets()
-                backedOff = starved
-                work = received + forwarded > 0 && !starved
-                dataplane.flush()
-                if received + forwarded > 0, let mallocCount {
-                    // Frames in, packets out and the flush that sends them; heartbeats and commands are apart.
-                    counters.hotPathMallocs &+= mallocCount() &- mallocs
-                    counters.hotPathPackets &+= UInt64(received + forwarded)
-                }
-                sendHeartbeats(&requests)
-                if engine.table.hasPendingEvents { handleEvents() }
-                sendAcks()
-            }
-            if fds[mailboxSlot].revents != 0 { handleCommands() }
-            if engine.table.hasPendingEvents { handleEvents() }
-        }
+        while running { pass() }
         log.info("[NETFT] netft \(me.name) stopping: removing \(adapter.name) and detaching the dataplane")
+    }
+
+    /// The loop's own state between passes.
+    struct LoopState {
+        /// The dataplane's descriptors, then the adapter's, then the mailbox's.
+        var fds: [pollfd] = []
+        var adapterSlot = 0
+        var mailboxSlot = 0
+        var requests: [RouteID] = []
+        var backedOff = false
+        var started = false
+    }
+
+    private func buildPollSet() {
+        loop.fds = dataplane.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        loop.fds.append(pollfd(fd: adapter.fileDescriptor, events: Int16(POLLIN), revents: 0))
+        loop.fds.append(pollfd(fd: mailbox.fd, events: Int16(POLLIN), revents: 0))
+        (loop.adapterSlot, loop.mailboxSlot) = (loop.fds.count - 2, loop.fds.count - 1)
+    }
+
+    /// One pass of the loop: wait for a descriptor (at most until the next
+    /// timer, or `maxWait` ms: 0 when a test steps the node on its own
+    /// clock), then drain frames, packets, timers and commands.
+    func pass(maxWait: Int32? = nil) {
+        if !loop.started {
+            loop.started = true
+            loop.requests.reserveCapacity(64)
+            buildPollSet()
+            handleEvents()
+        }
+        if descriptorsChanged {
+            descriptorsChanged = false
+            buildPollSet()
+        }
+        watchdog.alive()
+        let now = clock()
+        // With no free buffer, the adapter is not polled (its queue holds the
+        // packets) and the loop wakes each millisecond to reclaim completions.
+        loop.fds[loop.adapterSlot].events = loop.backedOff ? 0 : Int16(POLLIN)
+        let limit: Int32 = maxWait ?? (loop.backedOff ? 1 : 200)
+        // No array here: this runs on every pass of the loop.
+        var deadline = engine.table.nextDeadline
+        if let ack = engine.nextAckDeadline, deadline.map({ ack < $0 }) ?? true { deadline = ack }
+        let wait = deadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, UInt64(limit))) : 0 } ?? limit
+        for i in loop.fds.indices { loop.fds[i].revents = 0 }
+        // The loop's health is measured on the host's clock, whatever `clock` says.
+        let asleep = MonotonicClock.nanoseconds
+        let ready = poll(&loop.fds, nfds_t(loop.fds.count), wait)
+        let woke = MonotonicClock.nanoseconds
+        if ready == 0 { noteWake(after: woke - asleep, asked: wait) }
+        defer { counters.longestPass = max(counters.longestPass, MonotonicClock.nanoseconds - woke) }
+        let adapterSlot = loop.adapterSlot
+        for i in 0..<adapterSlot where loop.fds[i].revents != 0 { dataplane.readable(loop.fds[i].fd) }
+        // Drain frames and packets until both are quiet, so a busy tunnel
+        // still gets its heartbeats out each pass.
+        var passes = 0
+        var work = true
+        var checked = woke
+        while work && passes < 64 {
+            passes += 1
+            // The kernel sockets (heartbeats) are read only when poll says so:
+            // while busy, ask again each millisecond, so a burst of data
+            // never keeps a heartbeat waiting (no syscall per pass).
+            if passes > 1 && MonotonicClock.nanoseconds - checked > 1_000_000 {
+                checked = MonotonicClock.nanoseconds
+                _ = poll(&loop.fds, nfds_t(adapterSlot), 0)
+                for i in 0..<adapterSlot where loop.fds[i].revents != 0 { dataplane.readable(loop.fds[i].fd) }
+            }
+            var mallocs = mallocCount?() ?? 0
+            let received = receiveFrames()
+            if engine.table.hasPendingEvents {
+                // Events (a failover's resend and its log lines) are not the packet path.
+                counters.hotPathMallocs &+= (mallocCount?() ?? 0) &- mallocs
+                handleEvents()
+                mallocs = mallocCount?() ?? 0
+            }
+            let (forwarded, starved) = forwardAdapterPackets()
+            loop.backedOff = starved
+            work = received + forwarded > 0 && !starved
+            dataplane.flush()
+            if received + forwarded > 0, let mallocCount {
+                // Frames in, packets out and the flush that sends them; heartbeats and commands are apart.
+                counters.hotPathMallocs &+= mallocCount() &- mallocs
+                counters.hotPathPackets &+= UInt64(received + forwarded)
+            }
+            sendHeartbeats(&loop.requests)
+            if engine.table.hasPendingEvents { handleEvents() }
+            sendAcks()
+        }
+        if loop.fds[loop.mailboxSlot].revents != 0 { handleCommands() }
+        if engine.table.hasPendingEvents { handleEvents() }
     }
 
     /// A timed wake-up that came later than asked: the thread was not run (host load).
@@ -215,7 +240,7 @@ final class Datapath {
 
     @inline(__always)
     func receiveFrames() -> Int {
-        let now = Instant.now
+        let now = clock()
         let handled = dataplane.receive(limit: 256) { buffer, length, path in
             switch engine.receive(buffer, length: length, from: path, now: now) {
             case .deliver(let offset, let count, _, _):
@@ -244,7 +269,7 @@ final class Datapath {
     /// left of the read waits in `unsent` for the next pass, nothing is lost).
     @inline(__always)
     func forwardAdapterPackets() -> (forwarded: Int, starved: Bool) {
-        let now = Instant.now
+        let now = clock()
         var forwarded = 0
         while forwarded < 256 {
             if unsent == nil {
@@ -303,7 +328,7 @@ final class Datapath {
     }
 
     func sendHeartbeats(_ requests: inout [RouteID]) {
-        let now = Instant.now
+        let now = clock()
         guard let next = engine.table.nextDeadline, next <= now else { return }
         requests.removeAll(keepingCapacity: true)
         engine.table.tick(now: now) { requests.append($0) }
@@ -327,7 +352,7 @@ final class Datapath {
     /// Acknowledges received data when Core says it is due (every 32 frames,
     /// or 5 ms after the first), on the route the data came in on.
     func sendAcks() {
-        let now = Instant.now
+        let now = clock()
         engine.acksDue(now: now) { acksDue.append($0) }
         guard !acksDue.isEmpty else { return }
         for peer in acksDue {
@@ -345,7 +370,7 @@ final class Datapath {
     /// overwritten (the retention bound) are counted and named in the log.
     func resendUnacknowledged(to peer: NodeID) {
         guard let ring = retention?[peer], let pending = engine.streams[peer]?.unacknowledged else { return }
-        let now = Instant.now
+        let now = clock()
         var resent = 0
         var missing = 0
         for sequence in pending {
@@ -395,7 +420,7 @@ final class Datapath {
         for command in commands {
             switch command {
             case .linkChanged(let interface, let up):
-                engine.table.linkChanged(interface: interface, up: up, now: .now)
+                engine.table.linkChanged(interface: interface, up: up, now: clock())
             case .neighbours(let table):
                 dataplane.updateNeighbours(table)
             case .sourceMAC(let link, let mac):

@@ -18,13 +18,21 @@ final class MemoryCluster {
     let key: ClusterKey
     /// Networks every node has an address on.
     let networks: Int
+    /// The stepped nodes' clock (nil: threads on the host's clock).
+    let clock: ManualClock?
 
     /// Nodes `node1...nodeN`, each with an address on every network (198.18.k.n), fast heartbeats.
     /// `configured`: how many of the networks the configuration lists at first (all by default);
     /// every node has an address on each network anyway, as a host has NICs netft does not use.
-    init(nodes count: Int = 2, networks: Int = 2, configured: Int? = nil, security: SecurityLevel = .encrypt, lossless: Bool = true) throws {
+    /// `stepped`: no threads; the nodes run on `clock`, which only `advance` moves
+    /// (simulated time: deterministic, and as fast as the machine goes).
+    init(
+        nodes count: Int = 2, networks: Int = 2, configured: Int? = nil, security: SecurityLevel = .encrypt, lossless: Bool = true,
+        stepped: Bool = false
+    ) throws {
         config = Self.config(nodes: count, networks: configured ?? networks, security: security, lossless: lossless)
         self.networks = networks
+        clock = stepped ? ManualClock() : nil
         key = try ClusterKey(secret: (0..<32).map { _ in UInt8.random(in: 0...255) })
         do {
             for me in config.nodes { try start(me, config: config) }
@@ -50,7 +58,19 @@ final class MemoryCluster {
     /// Starts node `me` of `config` (a node that joins later reads a newer configuration).
     func start(_ me: ClusterConfig.Node, config: ClusterConfig) throws {
         let host = (1...networks).map { IPAddress.v4(0xC612_0000 | UInt32($0) << 8 | UInt32(me.id)) }
-        nodes[me.name] = try MemoryNode(config: config, me: me, host: host, key: key, fabric: fabric)
+        nodes[me.name] = try MemoryNode(config: config, me: me, host: host, key: key, fabric: fabric, clock: clock)
+    }
+
+    /// Stepped: moves the clock `milliseconds` forward, one millisecond at a
+    /// time, every node taking a few passes each (frames cross, are answered,
+    /// and the answers cross back within the millisecond).
+    func advance(milliseconds: Int, each: (Int) -> Void = { _ in }) {
+        guard let clock else { return }
+        for ms in 0..<milliseconds {
+            each(ms)
+            clock.advance(nanoseconds: 1_000_000)
+            for _ in 0..<3 { for node in nodes.values { node.step() } }
+        }
     }
 
     subscript(name: String) -> MemoryNode { nodes[name]! }
@@ -71,7 +91,11 @@ final class MemoryCluster {
 
     /// Every route of every node Up.
     func allRoutesUp(seconds: Double = 3) -> Bool {
-        wait(seconds: seconds) { nodes.values.allSatisfy { $0.status()?.routes.allSatisfy { $0.state == "up" } ?? false } }
+        if clock != nil {
+            advance(milliseconds: 300)
+            return nodes.values.allSatisfy { $0.status()?.routes.allSatisfy { $0.state == "up" } ?? false }
+        }
+        return wait(seconds: seconds) { nodes.values.allSatisfy { $0.status()?.routes.allSatisfy { $0.state == "up" } ?? false } }
     }
 }
 
@@ -88,7 +112,10 @@ final class MemoryNode: @unchecked Sendable {  // the datapath stays on its thre
     /// The host's interfaces, whether netft uses them or not.
     let hostLinks: [DataplaneLink]
 
-    init(config: ClusterConfig, me: ClusterConfig.Node, host: [IPAddress], key: ClusterKey, fabric: MemoryNetwork) throws {
+    /// Stepped: the datapath, run by `step` on the test's thread (nil: it runs on its own thread).
+    private let stepped: UncheckedBox<Datapath>?
+
+    init(config: ClusterConfig, me: ClusterConfig.Node, host: [IPAddress], key: ClusterKey, fabric: MemoryNetwork, clock: ManualClock? = nil) throws {
         self.me = me
         hostLinks = MemoryDataplane.hostLinks(host)
         let plan = TopologyPlanner.plan(config: config, localNode: me, interfaces: hostLinks.map { .init(name: $0.name, address: $0.address) })
@@ -98,11 +125,18 @@ final class MemoryNode: @unchecked Sendable {  // the datapath stays on its thre
         let lines = logs
         var log = Logger(label: "netft-\(me.name)") { _ in lines }
         log.logLevel = .info
+        let now: @Sendable () -> Instant
+        if let clock { now = { clock.now } } else { now = { Instant.now } }
         let datapath = try Datapath.assemble(
             config: config, me: me, key: key, plan: plan, dataplane: dataplane, adapter: adapter, log: log,
             facts: .init(dataplaneReason: nil, warnings: plan.warnings), mailbox: mailbox,
-            watchdog: Watchdog(boundMilliseconds: 1000, log: log), routesChanged: {})
+            watchdog: Watchdog(boundMilliseconds: 1000, log: log), clock: now, routesChanged: {})
         let box = UncheckedBox(datapath)
+        guard clock == nil else {
+            stepped = box
+            return
+        }
+        stepped = nil
         let finished = done
         let thread = Thread {
             box.value.run()
@@ -120,6 +154,7 @@ final class MemoryNode: @unchecked Sendable {  // the datapath stays on its thre
             answer.withLock { $0 = s }
             ready.signal()
         })
+        step()
         guard ready.wait(timeout: .now() + 1) == .success else { return nil }
         return answer.withLock { $0 }
     }
@@ -144,7 +179,11 @@ final class MemoryNode: @unchecked Sendable {  // the datapath stays on its thre
         status()?.routes.first { $0.peer == peer && $0.network == network }
     }
 
+    /// Stepped: one pass of the datapath, not waiting for anything.
+    func step() { stepped?.value.pass(maxWait: 0) }
+
     func stop() {
+        guard stepped == nil else { return }
         guard running.withLock({ let was = $0; $0 = false; return was }) else { return }
         mailbox.post(.stop(reason: "test over"))
         _ = done.wait(timeout: .now() + 5)
@@ -171,4 +210,11 @@ final class LogLines: LogHandler, @unchecked Sendable {
 
     var all: [String] { lines.withLock { $0 } }
     func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
+}
+
+/// Time that moves only when a test says so.
+final class ManualClock: Sendable {
+    private let time = Mutex(Instant(nanoseconds: 1_000_000_000))
+    var now: Instant { time.withLock { $0 } }
+    func advance(nanoseconds: UInt64) { time.withLock { $0.nanoseconds += nanoseconds } }
 }

@@ -230,3 +230,56 @@ extension NodeInMemoryTests {
         #expect(cluster["node1"].status()?.links.map(\.name) == ["mem0", "mem1"])
     }
 }
+
+extension NodeInMemoryTests {
+    /// On a clock the test moves: no threads, no sleeping, no host load in the
+    /// figures (only the random heartbeat phases vary). A silent cut under one
+    /// packet per simulated millisecond is found within the route's detection
+    /// window and loses nothing.
+    @Test func onASteppedClockACutIsFoundInTimeAndLosesNothing() throws {
+        let cluster = try MemoryCluster(stepped: true)
+        defer { cluster.stop() }
+        #expect(cluster.allRoutesUp(), "routes up within 300 simulated ms")
+        let from = Self.virtualIPv4(cluster, "node1")
+        let to = Self.virtualIPv4(cluster, "node2")
+        let cutAt = 200
+        var downAt: Int?
+        let started = MonotonicClock.seconds
+        cluster.advance(milliseconds: 700) { ms in
+            if ms < 600 { _ = cluster["node1"].adapter.inject(InnerPacket.udp(from: from, to: to, sequence: UInt32(ms))) }
+            if ms == cutAt { cluster.fabric.cut(.v4(0xC612_0101)) }
+            if ms > cutAt, downAt == nil, cluster["node1"].route(to: "node2", network: "net1")?.state == "down" { downAt = ms }
+        }
+        let realSeconds = MonotonicClock.seconds - started
+        var seen: [UInt32] = []
+        while let p = cluster["node2"].adapter.receive(milliseconds: 0) { if let s = InnerPacket.sequence(of: p) { seen.append(s) } }
+        let detect = downAt.map { $0 - cutAt }
+        let window = Int(HeartbeatSettings.fast.detectionTime.value)
+        print("[memory, stepped] cut found after \(detect.map(String.init) ?? "-") simulated ms (window \(window) ms); \(Set(seen).count) of 600 delivered, \(seen.count - Set(seen).count) twice; 700 simulated ms took \(Int(realSeconds * 1000)) real ms")
+        #expect(detect.map { $0 > 0 && $0 <= window + Int(HeartbeatSettings.fast.delay.value) } == true, "detected within Delay x Threshold (+ one Delay of phase)")
+        #expect(Set(seen) == Set(0..<600) && seen.count == 600, "missing: \(Set(0..<600).subtracting(Set(seen)).sorted().prefix(10))")
+        #expect(cluster["node1"].route(to: "node2", network: "net2")?.active == true)
+    }
+}
+
+extension NodeInMemoryTests {
+    /// Idle, only heartbeats can find a cut: Threshold of them missed, on the
+    /// simulated clock: never before (Threshold - 1) x Delay, never after one Delay more.
+    @Test func onASteppedClockAnIdleCutTakesThresholdHeartbeats() throws {
+        let cluster = try MemoryCluster(stepped: true)
+        defer { cluster.stop() }
+        #expect(cluster.allRoutesUp())
+        let cutAt = 100
+        var downAt: Int?
+        cluster.advance(milliseconds: 400) { ms in
+            if ms == cutAt { cluster.fabric.cut(.v4(0xC612_0101)) }
+            if ms > cutAt, downAt == nil, cluster["node1"].route(to: "node2", network: "net1")?.state == "down" { downAt = ms }
+        }
+        let fast = HeartbeatSettings.fast
+        let detect = try #require(downAt.map { $0 - cutAt }, "the cut was found")
+        print("[memory, stepped] idle cut found after \(detect) simulated ms (Delay \(fast.delay.value) ms x Threshold \(fast.threshold))")
+        #expect(detect >= Int(fast.delay.value) * (fast.threshold - 1) && detect <= Int(fast.delay.value) * (fast.threshold + 1), "\(detect) ms")
+        // Both sides lost each other on net1 while each still hears the other on net2: a port or firewall, not a peer gone.
+        #expect(cluster["node1"].route(to: "node2", network: "net1")?.reason == "port_blocked_suspected")
+    }
+}
