@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "NetFTBench",
             dependencies: [
-                "NetFTFabric", "NetFTLab", "NetFTDaemon", "NetFTDataplane", "NetFTCore",
+                "NetFTFabric", "NetFTLab", "NetFTDaemon", "NetFTDataplane", "NetFTCore", "CNetFTShims",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "NetFTDaemon",
             dependencies: [
-                "NetFTCore", "NetFTDataplane",
+                "NetFTCore", "NetFTDataplane", "CNetFTShims",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

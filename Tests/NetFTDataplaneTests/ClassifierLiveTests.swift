@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import NetFTFabric
-import NetFTLab
 import Testing
 
 @testable import NetFTDataplane

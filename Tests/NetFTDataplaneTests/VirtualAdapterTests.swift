@@ -1,7 +1,6 @@
 import Glibc
 import NetFTCore
 import NetFTFabric
-import NetFTLab
 import Testing
 
 @testable import NetFTDataplane
