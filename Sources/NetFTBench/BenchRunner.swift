@@ -57,10 +57,8 @@ public final class BenchRunner {
             spec.dataplane = dataplane
             spec.preload = options.mallocCounter
             progress("building a 2-node fabric with the \(dataplane.rawValue) dataplane")
-            let fabric = try ClusterFabric(spec: spec, binary: binary, tag: "bench")
+            let fabric = try ClusterFabric.up(spec, binary: binary, tag: "bench", seconds: 20)
             defer { fabric.tearDown() }
-            try fabric.startAll()
-            guard fabric.waitAllRoutesUp(seconds: 20) else { throw LabError("routes did not come up for the \(dataplane.rawValue) bench") }
             let a = fabric.node("node1"), b = fabric.node("node2")
             // The ceiling is the same veths and bridge with no tunnel, measured
             // where no XDP program is attached (XDP on a veth turns off its GRO/TSO).
@@ -181,10 +179,8 @@ public final class BenchRunner {
         spec.dataplane = .xdp
         spec.security = .encrypt
         progress("building a 2-node fabric with the xdp dataplane, security: encrypt")
-        let fabric = try ClusterFabric(spec: spec, binary: binary, tag: "benc")
+        let fabric = try ClusterFabric.up(spec, binary: binary, tag: "benc", seconds: 20)
         defer { fabric.tearDown() }
-        try fabric.startAll()
-        guard fabric.waitAllRoutesUp(seconds: 20) else { throw LabError("routes did not come up for the encrypted bench") }
         let a = fabric.node("node1"), b = fabric.node("node2")
         add("throughput.tcp_gbps.xdp.encrypt", "Gbit/s", try repeated("xdp, encrypt: TCP Gbit/s") {
             try LoadGenerators.tcpGbps(from: a.namespace, to: b.namespace, address: b.virtualIPv4, seconds: seconds)
@@ -243,10 +239,8 @@ public final class BenchRunner {
         spec.losslessFailover = lossless
         spec.dataplane = .xdp
         progress("failover (\(profile.rawValue) profile\(lossless ? ", lossless" : "")): building the fabric")
-        let fabric = try ClusterFabric(spec: spec, binary: binary, tag: "fail")
+        let fabric = try ClusterFabric.up(spec, binary: binary, tag: "fail", seconds: 20)
         defer { fabric.tearDown() }
-        try fabric.startAll()
-        guard fabric.waitAllRoutesUp(seconds: 20) else { throw LabError("routes did not come up for the failover bench") }
         let b = fabric.node("node2")
         let stream = try TrafficStream(from: fabric.node("node1").namespace, to: b.namespace, address: b.virtualIPv4)
         defer { stream.stop() }

@@ -344,6 +344,23 @@ public final class ClusterFabric {
 
     public func startAll() throws { for node in nodes { try start(node.name) } }
 
+    /// Builds a fabric, starts every daemon and waits until all routes are up
+    /// (at most `seconds`); on failure it is torn down and the error carries
+    /// the end of each daemon's log.
+    public static func up(_ spec: Spec, binary: String, tag: String, seconds: Double = 15) throws -> ClusterFabric {
+        let fabric = try ClusterFabric(spec: spec, binary: binary, tag: tag)
+        do {
+            try fabric.startAll()
+            guard fabric.waitAllRoutesUp(seconds: seconds) else {
+                throw LabError("routes did not all come up within \(Int(seconds)) s:\n" + fabric.nodes.map { "--- \($0.name)\n" + fabric.log($0.name).suffix(3000) }.joined(separator: "\n"))
+            }
+        } catch {
+            fabric.tearDown()
+            throw error
+        }
+        return fabric
+    }
+
     /// Stops a daemon with `signal` and waits for it (SIGKILL after `seconds`).
     @discardableResult
     public func stop(_ name: String, signal: Int32 = SIGTERM, seconds: Double = 5) -> Int32? {

@@ -31,17 +31,7 @@ func requireKernelLab() throws {
 /// Builds a fabric, starts every daemon and waits until all routes are up;
 /// on failure the daemons' logs are in the error.
 func upFabric(_ spec: ClusterFabric.Spec, tag: String) throws -> ClusterFabric {
-    let fabric = try ClusterFabric(spec: spec, binary: netftBinary, tag: tag)
-    do {
-        try fabric.startAll()
-        guard fabric.waitAllRoutesUp(seconds: 15) else {
-            throw Missing(description: "routes did not all come up within 15 s:\n" + fabric.nodes.map { "--- \($0.name)\n" + fabric.log($0.name).suffix(3000) }.joined(separator: "\n"))
-        }
-    } catch {
-        fabric.tearDown()
-        throw error
-    }
-    return fabric
+    try ClusterFabric.up(spec, binary: netftBinary, tag: tag)
 }
 
 /// What one netft command did.
