@@ -221,10 +221,10 @@ public final class BenchRunner {
     /// The tunnel saturated (64 B packets as fast as they go): heartbeats must keep flowing.
     func saturated(_ fabric: ClusterFabric) throws {
         let a = fabric.node("node1"), b = fabric.node("node2")
-        let downsBefore = fabric.nodes.map { fabric.log($0.name).components(separatedBy: "Setting state to Down").count }.reduce(0, +)
+        let downsBefore = fabric.nodes.map { fabric.routeDowns($0.name).count }.reduce(0, +)
         progress("xdp: tunnel saturated for \(Int(options.saturatedSeconds)) s: watching heartbeats")
         let pps = try LoadGenerators.udpPPS(from: a.namespace, to: b.namespace, address: b.virtualIPv4, payload: 64, seconds: options.saturatedSeconds, port: 7500)
-        let downs = fabric.nodes.map { fabric.log($0.name).components(separatedBy: "Setting state to Down").count }.reduce(0, +) - downsBefore
+        let downs = fabric.nodes.map { fabric.routeDowns($0.name).count }.reduce(0, +) - downsBefore
         let loss = fabric.routes("node1").map(\.loss).max() ?? 0
         add("heartbeat.saturated.false_failovers", "route downs", [Double(downs)])
         add("heartbeat.saturated.loss_ratio_max", "ratio", [loss])

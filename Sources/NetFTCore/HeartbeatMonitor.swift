@@ -150,8 +150,13 @@ public struct HeartbeatMonitor: Sendable {
     }
 
     private mutating func goDown(_ cause: DownCause, now: Instant) -> Event {
-        if let lastDownAt, now.since(lastDownAt) < flapWindow.nanoseconds { recentDowns += 1 } else { recentDowns = 0 }
-        lastDownAt = now
+        // Only a route that was Up can flap. One that never came up (its peer
+        // starting after us) is reported Down, but its first Up carries no
+        // damping and no hold-down: nothing ever failed over from it.
+        if state == .up {
+            if let lastDownAt, now.since(lastDownAt) < flapWindow.nanoseconds { recentDowns += 1 } else { recentDowns = 0 }
+            lastDownAt = now
+        }
         upSince = nil
         state = .down
         return .down(cause)

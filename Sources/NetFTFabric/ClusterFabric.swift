@@ -427,6 +427,13 @@ public final class ClusterFabric {
 
     public func log(_ name: String) -> String { (try? String(contentsOfFile: node(name).logPath, encoding: .utf8)) ?? "" }
 
+    /// The "Marking Route ... as down" lines a node logged, oldest first. A
+    /// node that starts before its peers logs some for routes never yet up:
+    /// a test of what an event did counts the lines after it (`dropFirst`).
+    public func routeDowns(_ name: String) -> [Substring] {
+        log(name).split(separator: "\n").filter { $0.contains("Marking Route from") && $0.hasSuffix("as down") }
+    }
+
     /// Runs a command inside a node's namespace (network only); true on exit 0.
     @discardableResult
     public func exec(_ name: String, _ arguments: [String]) -> Bool {

@@ -95,6 +95,36 @@ struct HeartbeatMonitorTests {
         #expect(ups < downs, "a flapping route is not brought Up on every blip (ups \(ups), downs \(downs))")
     }
 
+    @Test("a route whose peer starts late is reported Down, then comes Up without damping or hold-down")
+    func aPeerStartingLateIsNotAFlap() {
+        var m = HeartbeatMonitor(settings: .fast, now: .zero)
+        var t: UInt64 = 0
+        var down: HeartbeatMonitor.Event?
+        while down == nil && t < 1000 {
+            down = m.tick(now: .milliseconds(t)).event
+            t += 1
+        }
+        #expect(down == .down(.missedHeartbeats(HeartbeatSettings.fast.threshold)), "never answered: Down after the detection time")
+        #expect(m.requiredReplies == HeartbeatSettings.fast.upAfter, "no damping for a route that was never Up")
+        var up: HeartbeatMonitor.Event?
+        while up == nil && t < 2000 {
+            let now = Instant.milliseconds(t)
+            if m.tick(now: now).sendRequest { up = m.replyReceived(requestTimestamp: now.nanoseconds, now: now + 1) }
+            t += 1
+        }
+        #expect(up == .up)
+        #expect(!m.isSettling(now: .milliseconds(t)), "its first Up takes traffic at once: nothing failed over from it")
+
+        // The same route, once Up, does flap: its next Down damps and holds.
+        while m.state == .up { _ = m.tick(now: .milliseconds(t)); t += 1 }
+        while m.state != .up {
+            let now = Instant.milliseconds(t)
+            if m.tick(now: now).sendRequest { _ = m.replyReceived(requestTimestamp: now.nanoseconds, now: now + 1) }
+            t += 1
+        }
+        #expect(m.isSettling(now: .milliseconds(t)), "back from a real Down: held down")
+    }
+
     @Test func aStalledNodeCountsOneMissNotABurst() {
         var m = HeartbeatMonitor(settings: .windowsDefault, now: .zero)
         _ = m.tick(now: .zero)

@@ -18,7 +18,7 @@ struct DatapathTests {
         defer { fabric.tearDown() }
         let a = fabric.node("node1"), b = fabric.node("node2")
         let before = fabric.pathCounters()
-        let downs = { fabric.nodes.map { fabric.log($0.name).components(separatedBy: "Setting state to Down").count - 1 }.reduce(0, +) }
+        let downs = { fabric.nodes.map { fabric.routeDowns($0.name).count }.reduce(0, +) }
         let downsBefore = downs()
         let result = try TCPTransfer.run(from: a.namespace, to: b.namespace, address: b.virtualIPv4, bytes: 200 << 20)
         #expect(result.bytes == 200 << 20 && result.intact, "every byte arrived intact")

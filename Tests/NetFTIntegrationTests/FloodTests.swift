@@ -25,8 +25,23 @@ struct FloodTests {
         Int(fabric.counter(node, key))
     }
 
-    static func downs(_ fabric: ClusterFabric) -> [Substring] {
-        fabric.nodes.flatMap { n in fabric.log(n.name).split(separator: "\n").filter { $0.contains("Marking Route from") && $0.hasSuffix("as down") } }
+    /// Each node's route-down lines so far: the routes a node started before
+    /// its peers logged as down before they were ever up are not the flood's.
+    static func mark(_ fabric: ClusterFabric) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: fabric.nodes.map { ($0.name, fabric.routeDowns($0.name).count) })
+    }
+
+    /// Route-down lines logged since `mark`, on every node.
+    static func downs(_ fabric: ClusterFabric, since mark: [String: Int]) -> [Substring] {
+        fabric.nodes.flatMap { fabric.routeDowns($0.name).dropFirst(mark[$0.name] ?? 0) }
+    }
+
+    /// How each daemon's thread was scheduled: a late wake is the thread not
+    /// run, which tells starvation from a path that lost frames.
+    static func loopHealth(_ fabric: ClusterFabric) -> [String] {
+        fabric.nodes.map { n in
+            "\(n.name): \(counter(fabric, n.name, "loop_late_wakes")) late wakes, latest \(counter(fabric, n.name, "loop_longest_late_wake_us")) us, longest pass \(counter(fabric, n.name, "loop_longest_pass_us")) us"
+        }
     }
 
     @Test("20 s of every unauthenticated kind at full rate: 0 route downs, 0 frames on the adapter, the node's CPU bounded")
@@ -41,6 +56,7 @@ struct FloodTests {
         let pid = try #require(fabric.pid("node1"))
         let writes = Self.counter(fabric, "node1", "adapter_writes")
         let dropped = Self.counter(fabric, "node1", "classifier_eth0_drop_unknown_source")
+        let mark = Self.mark(fabric)
 
         let cpu0 = ProcessCPU.nanoseconds(pid), wall0 = MonotonicClock.seconds
         let sent = try LoadGenerators.flood(from: attacker, to: target, frames: Self.hostileFrames(), seconds: 20)
@@ -52,11 +68,12 @@ struct FloodTests {
             return refused >= sent * 9 / 10
         }, "the classifier dropped \(refused) of \(sent) flood frames")
         #expect(sent > 100_000, "the flood reached \(sent) frames in 20 s")
-        #expect(Self.downs(fabric).isEmpty, "routes went down: \(Self.downs(fabric))")
+        let downs = Self.downs(fabric, since: mark)
+        #expect(downs.isEmpty, "routes went down during the flood: \(downs); \(Self.loopHealth(fabric))")
         #expect(fabric.waitAllRoutesUp(seconds: 1))
         #expect(Self.counter(fabric, "node1", "adapter_writes") == writes, "flood frames reached node1's adapter")
         #expect(cpu < 20, "node1 used \(cpu) % of a core during the flood")
-        print(String(format: "flood: %d frames in 20 s (%.0f frames/s), %d dropped in XDP as drop_unknown_source; node1 CPU %.2f %% of a core; 0 route downs", sent, Double(sent) / 20, refused, cpu))
+        print(String(format: "flood: %d frames in 20 s (%.0f frames/s), %d dropped in XDP as drop_unknown_source; node1 CPU %.2f %% of a core; %d route downs", sent, Double(sent) / 20, refused, cpu, downs.count))
     }
 
     @Test("a flood spoofing one peer's address is held to that source's budget: the other sources' routes stay up")
@@ -72,6 +89,7 @@ struct FloodTests {
         try impersonate(node2, in: attacker)
         let overBudget = Self.counter(fabric, "node1", "classifier_eth0_drop_over_budget")
         let writes = Self.counter(fabric, "node1", "adapter_writes")
+        let mark = Self.mark(fabric)
 
         let control = Array(Self.hostileFrames().prefix(3))
         let sent = try LoadGenerators.flood(from: attacker, to: ClusterFabric.address(network: 0, node: 0), source: node2, frames: control, seconds: 10)
@@ -82,13 +100,13 @@ struct FloodTests {
         // daemons are not node1's budget's to protect: on 2 cores the flood's
         // softirq load once starved node2 for 100 ms, and it lost its network-2
         // routes for a moment; those lines are printed, not failed.)
-        let node1Downs = fabric.log("node1").split(separator: "\n").filter { $0.contains("Marking Route from") && $0.hasSuffix("as down") }
+        let node1Downs = fabric.routeDowns("node1").dropFirst(mark["node1"] ?? 0)
         let others = node1Downs.filter { !$0.contains(" \(node2) ") }
-        #expect(others.isEmpty, "node1's routes from other sources went down: \(others)")
-        let elsewhere = Self.downs(fabric).filter { !$0.contains(" node1 ") }
+        #expect(others.isEmpty, "node1's routes from other sources went down: \(others); \(Self.loopHealth(fabric))")
+        let elsewhere = Self.downs(fabric, since: mark).filter { !$0.contains(" node1 ") }
         let node1Routes = fabric.routes("node1")
         #expect(node1Routes.first { $0.real_remote == "\(node3)" }?.state == "up")
         #expect(Self.counter(fabric, "node1", "adapter_writes") == writes)
-        print("spoofed flood: \(sent) control frames from node2's address in 10 s, \(held) dropped over its budget; node1: \(node1Downs.count) route-down lines, all for node2's network-1 route; node3's route on network 1 up; on the other nodes: \(elsewhere.count) route-down lines \(elsewhere.prefix(4))")
+        print("spoofed flood: \(sent) control frames from node2's address in 10 s, \(held) dropped over its budget; node1: \(node1Downs.count) route-down lines, \(others.count) of them for other sources; node3's route on network 1 up; on the other nodes: \(elsewhere.count) route-down lines \(elsewhere.prefix(4)); \(Self.loopHealth(fabric))")
     }
 }
