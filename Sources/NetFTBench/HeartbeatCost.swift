@@ -99,7 +99,9 @@ public final class HeartbeatCost {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
         process.arguments = ["--net=/run/netns/\(node)", binary, "run", "--config", "\(work)/netft.yaml", "--node", "n1",
-                             "--dataplane", "xdp", "--control", "\(work)/n1.sock", "--pin-root", "\(XDPClassifier.defaultPinRoot)/\(tag)"]
+                             "--dataplane", "xdp", "--control", "\(work)/n1.sock", "--pin-root", "\(XDPClassifier.defaultPinRoot)/\(tag)",
+                             // An interrupted bench takes its daemon with it.
+                             "--stop-with-pid", "\(getpid())"]
         process.standardOutput = FileHandle.nullDevice
         FileManager.default.createFile(atPath: "\(work)/n1.log", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: "\(work)/n1.log")
