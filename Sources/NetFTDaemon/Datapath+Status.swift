@@ -80,6 +80,7 @@ extension Datapath {
             drops["xdp_unparsed"] = xdp.counters.unparsed
             drops["xdp_sent_via_kernel"] = xdp.counters.viaKernel
             datapath["af_xdp_rx_frames"] = xdp.counters.rx
+            (datapath["af_xdp_sockets"], datapath["af_xdp_zero_copy_sockets"]) = (UInt64(xdp.socketModes.sockets), UInt64(xdp.socketModes.zeroCopy))
             datapath["af_xdp_tx_frames"] = xdp.counters.tx
             datapath["kernel_socket_tx_frames"] = xdp.counters.viaKernel
             datapath["data_frames_af_xdp"] = xdp.counters.dataViaAFXDP

@@ -74,7 +74,9 @@ public final class NodeRuntime {
             for (link, why) in zip(links, xdp.fallbackReasons) {
                 if let why { logger.warning("[NETFT] \(link.name) carries its frames through the kernel socket: \(why)") }
             }
-            logger.info("[NETFT] AF_XDP bound in \(xdp.bindMode == .zeroCopy ? "zero-copy" : "copy") mode\(xdp.bindMode == .zeroCopy ? "" : " (the driver refused zero-copy)")")
+            // As the kernel reports each socket (XDP_OPTIONS), not as asked.
+            let (sockets, zeroCopy) = xdp.socketModes
+            logger.info("[NETFT] AF_XDP bound in \(xdp.bindMode == .zeroCopy ? "zero-copy" : "copy") mode: the kernel runs \(zeroCopy) of \(sockets) sockets zero-copy\(zeroCopy < sockets ? " (the driver has no zero-copy)" : "")")
         }
 
         let adapter = try NodeRuntime.openAdapter(config: config, me: me, options: options, links: plan.interfaces, interfaces: ifm, dataplane: dataplane, log: logger)

@@ -58,11 +58,19 @@ final class UMEMPool {
         if result != 0 {
             options.bind_flags = UInt16(XDP_COPY) | UInt16(XDP_USE_NEED_WAKEUP)
             result = netft_xsk_create_shared(name, self.handle, &options, &handle)
-        } else {
-            mode = .zeroCopy
         }
         try check("bind AF_XDP socket on \(name) queue \(queue)", result)
+        // The mode is the kernel's word (XDP_OPTIONS), not the flags asked for.
+        mode = Self.kernelMode(of: netft_xsk_fd(handle!))
         return handle!
+    }
+
+    /// Zero-copy if the kernel says the bound socket is (`XDP_OPTIONS_ZEROCOPY`).
+    static func kernelMode(of socket: Int32) -> AFXDPSocket.BindMode {
+        var options = xdp_options()
+        var length = socklen_t(MemoryLayout<xdp_options>.size)
+        guard getsockopt(socket, Int32(SOL_XDP), Int32(XDP_OPTIONS), &options, &length) == 0 else { return .copy }
+        return options.flags & UInt32(XDP_OPTIONS_ZEROCOPY) != 0 ? .zeroCopy : .copy
     }
 
     /// The whole UMEM frame holding `address`, from `address` to the frame's end.

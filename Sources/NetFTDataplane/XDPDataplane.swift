@@ -43,6 +43,8 @@ public final class XDPDataplane: Dataplane {
         let link: Int
         let queue: UInt32
         let handle: OpaquePointer
+        /// As the kernel reports it after the bind.
+        let mode: AFXDPSocket.BindMode
         /// Frames its fill ring holds now (given to the kernel, not yet received).
         var inFill = 0
         /// Frames received on this queue.
@@ -55,7 +57,12 @@ public final class XDPDataplane: Dataplane {
     }
     /// Next-hop MAC by remote address, as the control plane last handed it.
     private var neighbours: [IPAddress: UInt64] = [:]
-    public private(set) var bindMode = AFXDPSocket.BindMode.copy
+    /// Zero-copy only if the kernel says so of every socket (`XDP_OPTIONS`).
+    public var bindMode: AFXDPSocket.BindMode {
+        !queues.isEmpty && queues.allSatisfy { $0.mode == .zeroCopy } ? .zeroCopy : .copy
+    }
+    /// AF_XDP sockets, and how many of them the kernel runs in zero-copy mode.
+    public var socketModes: (sockets: Int, zeroCopy: Int) { (queues.count, queues.filter { $0.mode == .zeroCopy }.count) }
     private let fillTarget: UInt32
     public private(set) var counters = Counters()
     /// Per link: why it uses the kernel socket instead of AF_XDP (nil: AF_XDP).
@@ -118,17 +125,15 @@ public final class XDPDataplane: Dataplane {
         pool = try UMEMPool(frameCount: umemFrames, ringSize: ringSize)
         kernelSockets = try SocketDataplane(links: links, port: port)
         fillTarget = ringSize
-        var mode = AFXDPSocket.BindMode.copy
         do {
             let known = try netlink.links()
-            for (l, link) in links.enumerated() { try attach(link: l, info: known.first { $0.index == link.index }, mode: &mode) }
+            for (l, link) in links.enumerated() { try attach(link: l, info: known.first { $0.index == link.index }) }
         } catch {
             for q in queues { netft_xsk_destroy(q.handle) }
             queues.removeAll()
             for case let c? in classifiers { try? c.detach() }
             throw error
         }
-        bindMode = mode
         pendingTX = Array(repeating: 0, count: queues.count)
         for q in queues.indices { refill(q) }
         neighbours = XDPDataplane.neighbourTable(netlink: netlink, links: links)
@@ -138,7 +143,7 @@ public final class XDPDataplane: Dataplane {
     /// Link `l`'s classifier and a socket on each of its receive queues (or,
     /// when another XDP program holds the NIC and `occupied` allows, none:
     /// the kernel socket carries that link).
-    private func attach(link l: Int, info: Netlink.Link?, mode: inout AFXDPSocket.BindMode) throws {
+    private func attach(link l: Int, info: Netlink.Link?) throws {
         let link = links[l]
         sourceMACs.append(OuterHeaders.mac(info?.mac ?? []))
         let classifier: XDPClassifier
@@ -168,6 +173,7 @@ public final class XDPDataplane: Dataplane {
         let count = min(info?.rxQueues ?? 1, UInt32(NETFT_XSKMAP_MAX))
         for q in 0..<count {
             let handle: OpaquePointer
+            var mode = AFXDPSocket.BindMode.copy
             do {
                 handle = try pool.bindSocket(link.name, queue: q, ringSize: ringSize, mode: &mode)
             } catch {
@@ -175,7 +181,7 @@ public final class XDPDataplane: Dataplane {
                 throw error
             }
             if q == 0 { transmitters.append(queues.count) }
-            queues.append(Queue(link: l, queue: q, handle: handle))
+            queues.append(Queue(link: l, queue: q, handle: handle, mode: mode))
             try classifier.register(socketFD: netft_xsk_fd(handle), queue: q)
         }
     }
@@ -189,9 +195,8 @@ public final class XDPDataplane: Dataplane {
         try kernelSockets.addLink(link)
         let before = (queues: queues.count, classifiers: classifiers.count, notes: attachNotes.count)
         links.append(link)
-        var mode = bindMode
         do {
-            try attach(link: links.count - 1, info: info, mode: &mode)
+            try attach(link: links.count - 1, info: info)
         } catch {
             for q in queues[before.queues...] { netft_xsk_destroy(q.handle) }
             queues.removeSubrange(before.queues...)

@@ -36,6 +36,11 @@ struct DatapathTests {
             #expect(both.kernelShare < 0.01, "data frames through the kernel socket: \(both.dataViaKernel)")
             #expect(both.fillRingEmpty == 0, "the fill ring never ran dry")
             #expect(both.xskDrops == 0 && both.txRingFull == 0, "no AF_XDP drop")
+            // The mode is the kernel's word (XDP_OPTIONS), not the flags asked
+            // for: veth has no AF_XDP zero-copy, so all of node1's sockets copy.
+            let modes = try #require(fabric.status("node1")).datapath
+            #expect(modes["af_xdp_sockets"] == 2 && modes["af_xdp_zero_copy_sockets"] == 0, "\(modes.filter { $0.key.hasPrefix("af_xdp") })")
+            #expect(fabric.log("node1").contains("AF_XDP bound in copy mode: the kernel runs 0 of 2 sockets zero-copy"), "\(fabric.log("node1").prefix(600))")
         case .udp:
             #expect(receiver.framesPerReceive > 2, "UDP_GRO: a receive returns runs of frames (\(receiver.framesPerReceive))")
             #expect(sender.framesPerSend > 2, "UDP_SEGMENT: a send carries runs of frames (\(sender.framesPerSend))")
