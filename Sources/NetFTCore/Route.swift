@@ -65,6 +65,9 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// The link that took the route down (ours when `local`) is up again; the
     /// route waits for heartbeats to bring it Up. Not a new failure.
     case linkRecovering(local: Bool)
+    /// No session with the peer was ever established: it has not answered a
+    /// hello (netft not running there yet, or a different cluster key).
+    case noSession
 
     /// Whether this reason rests on a link state (netlink here, or the peer's
     /// report), which is evidence at once; the others are inferred from what
@@ -87,6 +90,7 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .linkRecovering(true): "local link up again, waiting for heartbeats"
         case .linkRecovering(false): "remote link up again, waiting for heartbeats"
         case .unansweredData(let n): "data went unanswered: \(n) probes in a row missed (found under traffic)"
+        case .noSession: "no session with the peer: it has not answered a hello (netft not running there yet, or a different cluster key)"
         }
     }
 
@@ -101,6 +105,7 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .asymmetric(false): "asymmetric_inbound_lost"
         case .linkRecovering: "link_recovering"
         case .unansweredData: "unanswered_data"
+        case .noSession: "no_session"
         }
     }
 }

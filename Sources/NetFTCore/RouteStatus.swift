@@ -71,8 +71,10 @@ public struct RouteStatus: Sendable {
 
     /// The best explanation for this route being Down, from what both ends
     /// know now; nil when both ends hear each other (the route is coming back).
-    func diagnose(now: Instant, peerAliveElsewhere: Bool) -> DownReason? {
+    func diagnose(now: Instant, peerAliveElsewhere: Bool, peerHasSession: Bool = true) -> DownReason? {
         if !localLinkUp { return .localLinkDown }
+        // Before any handshake no heartbeat can be answered: that, not the misses, is the news.
+        if !peerHasSession { return .noSession }
         let report = freshReport(now: now)
         if report?.link == .down { return .remoteLinkDown }
         let weHear = hearsPeer(now: now)

@@ -21,6 +21,8 @@ public struct RouteTable: Sendable {
         var routes: [Int] = []
         var active: RouteID?
         var reachable = false
+        /// A session with the peer was established at least once.
+        var hasSession = false
     }
 
     public init(localNode: NodeID) {
@@ -90,6 +92,7 @@ public struct RouteTable: Sendable {
     /// The handshake with `peer` completed: heartbeat every route to it now,
     /// not a Delay later, so the best network comes up first.
     mutating func sessionStarted(with peer: NodeID, now: Instant) {
+        peers[peer]?.hasSession = true
         for i in peers[peer]?.routes ?? [] {
             routes[i].monitor.sessionStarted(now: now)
             schedule(i)
@@ -309,6 +312,8 @@ public struct RouteTable: Sendable {
             let reason: DownReason
             if cause == .localLinkDown {
                 reason = .localLinkDown
+            } else if peers[peer]?.hasSession == false {
+                reason = .noSession
             } else if let flapped = routes[i].linkFlapped(now: now) {
                 reason = flapped
             } else if let (evidence, held) = observe(i, now: now), evidence.isLinkState || held {
@@ -337,9 +342,11 @@ public struct RouteTable: Sendable {
         // Everything read and written in place through buffer pointers: calls
         // on routes[i] and self here made Swift copy the table and the route
         // status (retains and releases of every array) per heartbeat.
-        let alive = peers.index(forKey: routes[i].route.peer).map { Self.anyUp(peers.values[$0].routes, besides: i, in: routes) } ?? false
+        let peer = peers.index(forKey: routes[i].route.peer)
+        let alive = peer.map { Self.anyUp(peers.values[$0].routes, besides: i, in: routes) } ?? false
+        let session = peer.map { peers.values[$0].hasSession } ?? false
         return routes.withUnsafeMutableBufferPointer { r in
-            guard let fresh = r[i].diagnose(now: now, peerAliveElsewhere: alive) else {
+            guard let fresh = r[i].diagnose(now: now, peerAliveElsewhere: alive, peerHasSession: session) else {
                 r[i].candidate = nil
                 return nil
             }
@@ -390,7 +397,7 @@ public struct RouteTable: Sendable {
         peers = [:]
         for (i, s) in routes.enumerated() {
             index[s.route.id] = i
-            peers[s.route.peer, default: Peer(active: old[s.route.peer]?.active, reachable: old[s.route.peer]?.reachable ?? false)].routes.append(i)
+            peers[s.route.peer, default: Peer(active: old[s.route.peer]?.active, reachable: old[s.route.peer]?.reachable ?? false, hasSession: old[s.route.peer]?.hasSession ?? false)].routes.append(i)
         }
         rescheduleAll()
     }

@@ -73,6 +73,23 @@ struct RouteTableScenarioTests {
         #expect(held >= f.status(1, r1).monitor.holdDown.value, "not before it has been up for the hold-down (\(held) ms)")
     }
 
+    @Test("a peer not started yet: routes Down as no_session, then Up on its arrival with the preferred network active at once")
+    func aPeerThatStartsLateIsNamedAndTakesTrafficAtOnce() {
+        let f = SimulatedCluster()
+        f.engines[2] = nil  // node2's daemon is not running yet
+        let r1 = f.route(1, 2, network: 0), r2 = f.route(1, 2, network: 1)
+        f.run(ms: HeartbeatSettings.fast.detectionTime.value + 50)
+        for r in [r1, r2] {
+            #expect(f.status(1, r).state == .down)
+            #expect(f.status(1, r).diagnosis == .noSession, "no hello answered: that, not the misses, is named")
+        }
+        #expect(f.eventList(1).contains(.routeDown(r1, .noSession)))
+        f.engines[2] = f.makeEngine(2, peers: [1, 2], starts: 1)
+        #expect(f.run(until: { f.status(1, r1).state == .up && f.status(1, r2).state == .up }, maxMs: 500))
+        #expect(f.status(1, r1).diagnosis == nil)
+        #expect(f.active(1, to: 2) == r1, "the preferred network at once: a route never Up is no flap to hold down")
+    }
+
     @Test func totalLossMakesTheNodeUnreachableAndOneNetworkBringsItBack() {
         let f = Self.upFabric()
         let r1 = f.route(1, 2, network: 0), r2 = f.route(1, 2, network: 1)
