@@ -129,12 +129,18 @@ public struct NodeEngine: Sendable {
         guard table.peer(of: header.route) == header.sender else { throw .unknownRoute }
         // The current cluster key, or during a rotation the previous one.
         var underCurrentKey = true
-        if let previous = sessions.previousKey,
-            (try? FrameCodec.open(buffer, length: length, header: header, security: security, key: sessions.key, verifyOnly: true)) == nil {
-            try FrameCodec.open(buffer, length: length, header: header, security: security, key: previous)
-            underCurrentKey = false
-        } else {
-            try FrameCodec.open(buffer, length: length, header: header, security: security, key: sessions.key)
+        do throws(FrameError) {
+            if let previous = sessions.previousKey,
+                (try? FrameCodec.open(buffer, length: length, header: header, security: security, key: sessions.key, verifyOnly: true)) == nil {
+                try FrameCodec.open(buffer, length: length, header: header, security: security, key: previous)
+                underCurrentKey = false
+            } else {
+                try FrameCodec.open(buffer, length: length, header: header, security: security, key: sessions.key)
+            }
+        } catch {
+            // Unauthenticated, so only a hint: it names a key mismatch while no session exists.
+            table.helloRejected(from: header.sender, now: now)
+            throw error
         }
         let payload = UnsafeRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset..<(FrameCodec.payloadOffset + Int(header.payloadLength))])
         let handshake = try Handshake(decoding: payload)

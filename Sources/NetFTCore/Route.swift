@@ -68,6 +68,10 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// No session with the peer was ever established: it has not answered a
     /// hello (netft not running there yet, or a different cluster key).
     case noSession
+    /// Hellos claiming to be the peer arrived within the detection window and
+    /// failed authentication: a different cluster key (or security level)
+    /// there, the classic misconfiguration, or the peer restarted on one.
+    case helloRejected
 
     /// Whether this reason rests on a link state (netlink here, or the peer's
     /// report), which is evidence at once; the others are inferred from what
@@ -91,6 +95,7 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .linkRecovering(false): "remote link up again, waiting for heartbeats"
         case .unansweredData(let n): "data went unanswered: \(n) probes in a row missed (found under traffic)"
         case .noSession: "no session with the peer: it has not answered a hello (netft not running there yet, or a different cluster key)"
+        case .helloRejected: "hellos in the peer's name arrive but fail authentication: its cluster key or security level differs from ours"
         }
     }
 
@@ -106,6 +111,7 @@ public enum DownReason: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .linkRecovering: "link_recovering"
         case .unansweredData: "unanswered_data"
         case .noSession: "no_session"
+        case .helloRejected: "hello_rejected"
         }
     }
 }

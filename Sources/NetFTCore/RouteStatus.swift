@@ -71,8 +71,12 @@ public struct RouteStatus: Sendable {
 
     /// The best explanation for this route being Down, from what both ends
     /// know now; nil when both ends hear each other (the route is coming back).
-    func diagnose(now: Instant, peerAliveElsewhere: Bool, peerHasSession: Bool = true) -> DownReason? {
+    func diagnose(now: Instant, peerAliveElsewhere: Bool, peerHasSession: Bool = true, helloRejectedAt: Instant? = nil) -> DownReason? {
         if !localLinkUp { return .localLinkDown }
+        // Hellos in the peer's name failing authentication: it runs with
+        // another key (a hint only, since they are unauthenticated, so it
+        // names a route that is Down and is never a reason to take one down).
+        if let at = helloRejectedAt, now.since(at) <= route.heartbeat.detectionTime.nanoseconds { return .helloRejected }
         // Before any handshake no heartbeat can be answered: that, not the misses, is the news.
         if !peerHasSession { return .noSession }
         let report = freshReport(now: now)

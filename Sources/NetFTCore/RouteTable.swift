@@ -23,6 +23,8 @@ public struct RouteTable: Sendable {
         var reachable = false
         /// A session with the peer was established at least once.
         var hasSession = false
+        /// When a hello in the peer's name last failed authentication.
+        var helloRejectedAt: Instant?
     }
 
     public init(localNode: NodeID) {
@@ -91,6 +93,12 @@ public struct RouteTable: Sendable {
 
     /// The handshake with `peer` completed: heartbeat every route to it now,
     /// not a Delay later, so the best network comes up first.
+    /// A hello in `peer`'s name failed authentication (evidence of a key
+    /// mismatch while no session exists).
+    mutating func helloRejected(from peer: NodeID, now: Instant) {
+        peers[peer]?.helloRejectedAt = now
+    }
+
     mutating func sessionStarted(with peer: NodeID, now: Instant) {
         peers[peer]?.hasSession = true
         for i in peers[peer]?.routes ?? [] {
@@ -312,8 +320,9 @@ public struct RouteTable: Sendable {
             let reason: DownReason
             if cause == .localLinkDown {
                 reason = .localLinkDown
-            } else if peers[peer]?.hasSession == false {
-                reason = .noSession
+            } else if let p = peers[peer], let hint = routes[i].diagnose(now: now, peerAliveElsewhere: false, peerHasSession: p.hasSession, helloRejectedAt: p.helloRejectedAt),
+                hint == .noSession || hint == .helloRejected {
+                reason = hint
             } else if let flapped = routes[i].linkFlapped(now: now) {
                 reason = flapped
             } else if let (evidence, held) = observe(i, now: now), evidence.isLinkState || held {
@@ -345,8 +354,9 @@ public struct RouteTable: Sendable {
         let peer = peers.index(forKey: routes[i].route.peer)
         let alive = peer.map { Self.anyUp(peers.values[$0].routes, besides: i, in: routes) } ?? false
         let session = peer.map { peers.values[$0].hasSession } ?? false
+        let rejected = peer.flatMap { peers.values[$0].helloRejectedAt }
         return routes.withUnsafeMutableBufferPointer { r in
-            guard let fresh = r[i].diagnose(now: now, peerAliveElsewhere: alive, peerHasSession: session) else {
+            guard let fresh = r[i].diagnose(now: now, peerAliveElsewhere: alive, peerHasSession: session, helloRejectedAt: rejected) else {
                 r[i].candidate = nil
                 return nil
             }
@@ -397,7 +407,7 @@ public struct RouteTable: Sendable {
         peers = [:]
         for (i, s) in routes.enumerated() {
             index[s.route.id] = i
-            peers[s.route.peer, default: Peer(active: old[s.route.peer]?.active, reachable: old[s.route.peer]?.reachable ?? false, hasSession: old[s.route.peer]?.hasSession ?? false)].routes.append(i)
+            peers[s.route.peer, default: Peer(active: old[s.route.peer]?.active, reachable: old[s.route.peer]?.reachable ?? false, hasSession: old[s.route.peer]?.hasSession ?? false, helloRejectedAt: old[s.route.peer]?.helloRejectedAt)].routes.append(i)
         }
         rescheduleAll()
     }

@@ -90,6 +90,20 @@ struct RouteTableScenarioTests {
         #expect(f.active(1, to: 2) == r1, "the preferred network at once: a route never Up is no flap to hold down")
     }
 
+    @Test("a peer with another cluster key: its rejected hellos are named (hello_rejected), not just no session")
+    func aPeerWithAnotherKeyIsNamed() throws {
+        let f = SimulatedCluster()
+        var table = RouteTable(localNode: 2)
+        for route in f.plan(2, peers: [1, 2]) { table.add(route, now: f.now) }
+        let otherKey = try ClusterKey(secret: Array("a different cluster's secret".utf8))
+        f.engines[2] = NodeEngine(table: table, security: f.security, key: otherKey, random: SeededRandom(seed: 99))
+        let r1 = f.route(1, 2, network: 0)
+        f.run(ms: HeartbeatSettings.fast.detectionTime.value + 50)
+        #expect(f.status(1, r1).state == .down)
+        #expect(f.status(1, r1).diagnosis == .helloRejected, "\(String(describing: f.status(1, r1).diagnosis))")
+        #expect(f.status(2, f.route(2, 1, network: 0)).diagnosis == .helloRejected, "both ends name it")
+    }
+
     @Test func totalLossMakesTheNodeUnreachableAndOneNetworkBringsItBack() {
         let f = Self.upFabric()
         let r1 = f.route(1, 2, network: 0), r2 = f.route(1, 2, network: 1)

@@ -46,6 +46,29 @@ struct KeyRotationKernelTests {
         #expect(fabric.waitAllRoutesUp(seconds: 1))
         print("key rotation: \(window.received) datagrams at 1000/s across both reloads, \(window.lost) lost, longest gap \(Int(window.longestGap * 1000)) ms")
     }
+
+    @Test("a node restarted with another cluster key is named: hello_rejected at its peer, never Up")
+    func aNodeWithAnotherKeyIsNamed() throws {
+        try requireKernelLab()
+        let fabric = try upFabric(ClusterFabric.Spec(), tag: "kmis")
+        defer { fabric.tearDown() }
+        // node2 restarts on a new key file; node1 keeps the key it read at start.
+        #expect(fabric.stop("node2") != nil)
+        _ = try KeyFile.generate(path: "\(fabric.workDirectory)/cluster.key", replace: true)
+        try fabric.start("node2")
+        // node1 takes node2's new hellos and cannot authenticate them.
+        let named = fabric.wait(seconds: 5) {
+            let routes = fabric.routes("node1")
+            return !routes.isEmpty && routes.allSatisfy { $0.state == "down" && $0.reason == "hello_rejected" }
+        }
+        #expect(named, "node1's routes: \(fabric.routes("node1").map { "\($0.real_remote) \($0.state) \($0.reason ?? "-")" })")
+        #expect(fabric.log("node1").contains("hellos in the peer's name arrive but fail authentication"), "\(fabric.log("node1").suffix(1500))")
+        // node2, which never had a session under its new key, says why it has none.
+        let explained = fabric.wait(seconds: 5) {
+            fabric.routes("node2").allSatisfy { $0.state == "down" && ["no_session", "hello_rejected"].contains($0.reason ?? "") }
+        }
+        #expect(explained, "node2's routes: \(fabric.routes("node2").map { "\($0.real_remote) \($0.state) \($0.reason ?? "-")" })")
+    }
 }
 
 /// Every node's drops and non-zero datapath counters, to say where a lost packet went.
