@@ -138,7 +138,7 @@ public struct NodeEngine: Sendable {
                 try FrameCodec.open(buffer, length: length, header: header, security: security, key: sessions.key)
             }
         } catch {
-            // Unauthenticated, so only a hint: it names a key mismatch while no session exists.
+            // Unauthenticated, so only a hint: it names another key as the cause of a Down route.
             table.helloRejected(from: header.sender, now: now)
             throw error
         }

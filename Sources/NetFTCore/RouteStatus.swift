@@ -69,16 +69,21 @@ public struct RouteStatus: Sendable {
         return nil
     }
 
+    /// What the handshake says of the peer, if it explains a Down: hellos in
+    /// its name failing authentication within the detection window (another
+    /// key there; a hint only, since they are unauthenticated, so it names a
+    /// route already Down and never takes one down), or no session ever (not
+    /// running yet: before a handshake no heartbeat can be answered).
+    func sessionHint(now: Instant, peerHasSession: Bool, helloRejectedAt: Instant?) -> DownReason? {
+        if let at = helloRejectedAt, now.since(at) <= route.heartbeat.detectionTime.nanoseconds { return .helloRejected }
+        return peerHasSession ? nil : .noSession
+    }
+
     /// The best explanation for this route being Down, from what both ends
     /// know now; nil when both ends hear each other (the route is coming back).
     func diagnose(now: Instant, peerAliveElsewhere: Bool, peerHasSession: Bool = true, helloRejectedAt: Instant? = nil) -> DownReason? {
         if !localLinkUp { return .localLinkDown }
-        // Hellos in the peer's name failing authentication: it runs with
-        // another key (a hint only, since they are unauthenticated, so it
-        // names a route that is Down and is never a reason to take one down).
-        if let at = helloRejectedAt, now.since(at) <= route.heartbeat.detectionTime.nanoseconds { return .helloRejected }
-        // Before any handshake no heartbeat can be answered: that, not the misses, is the news.
-        if !peerHasSession { return .noSession }
+        if let hint = sessionHint(now: now, peerHasSession: peerHasSession, helloRejectedAt: helloRejectedAt) { return hint }
         let report = freshReport(now: now)
         if report?.link == .down { return .remoteLinkDown }
         let weHear = hearsPeer(now: now)

@@ -91,14 +91,14 @@ public struct RouteTable: Sendable {
     /// An event from outside the table (the handshake), logged in order with the rest.
     mutating func record(_ event: ClusterEvent) { pending.append(event) }
 
-    /// The handshake with `peer` completed: heartbeat every route to it now,
-    /// not a Delay later, so the best network comes up first.
-    /// A hello in `peer`'s name failed authentication (evidence of a key
-    /// mismatch while no session exists).
+    /// A hello in `peer`'s name failed authentication: a hint of another
+    /// cluster key there (`DownReason.helloRejected`).
     mutating func helloRejected(from peer: NodeID, now: Instant) {
         peers[peer]?.helloRejectedAt = now
     }
 
+    /// The handshake with `peer` completed: heartbeat every route to it now,
+    /// not a Delay later, so the best network comes up first.
     mutating func sessionStarted(with peer: NodeID, now: Instant) {
         peers[peer]?.hasSession = true
         for i in peers[peer]?.routes ?? [] {
@@ -320,8 +320,7 @@ public struct RouteTable: Sendable {
             let reason: DownReason
             if cause == .localLinkDown {
                 reason = .localLinkDown
-            } else if let p = peers[peer], let hint = routes[i].diagnose(now: now, peerAliveElsewhere: false, peerHasSession: p.hasSession, helloRejectedAt: p.helloRejectedAt),
-                hint == .noSession || hint == .helloRejected {
+            } else if let p = peers[peer], let hint = routes[i].sessionHint(now: now, peerHasSession: p.hasSession, helloRejectedAt: p.helloRejectedAt) {
                 reason = hint
             } else if let flapped = routes[i].linkFlapped(now: now) {
                 reason = flapped
