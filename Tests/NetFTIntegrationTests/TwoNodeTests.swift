@@ -75,6 +75,25 @@ struct TwoNodeTests {
         #expect(!FileManager.default.fileExists(atPath: fabric.node("node1").controlPath), "control socket removed")
     }
 
+    @Test("a peer started late: node1's routes are Down as no_session, then Up with the preferred network active at once")
+    func aPeerStartedLateIsNamedThenPreferredAtOnce() throws {
+        try requireKernelLab()
+        let fabric = try ClusterFabric(spec: ClusterFabric.Spec(), binary: netftBinary, tag: "late")
+        defer { fabric.tearDown() }
+        try fabric.start("node1")
+        let named = fabric.wait(seconds: 5) {
+            let routes = fabric.routes("node1")
+            return !routes.isEmpty && routes.allSatisfy { $0.state == "down" && $0.reason == "no_session" }
+        }
+        #expect(named, "\(fabric.routes("node1").map { "\($0.network) \($0.state) \($0.reason ?? "-")" })")
+        try fabric.start("node2")
+        #expect(fabric.waitAllRoutesUp(seconds: 5))
+        // Routes never Up are no flap: net1, the preferred network, takes the
+        // traffic now, not after a hold-down (4 detection times, 400 ms here).
+        let active = fabric.routes("node1").first { $0.active }?.network
+        #expect(active == "net1", "node1's active route is on \(active ?? "none")")
+    }
+
     @Test func aSecondDaemonForTheSameNodeIsRefused() throws {
         try requireKernelLab()
         let fabric = try upFabric(ClusterFabric.Spec(), tag: "dup")
