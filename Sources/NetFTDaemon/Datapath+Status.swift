@@ -51,6 +51,8 @@ extension Datapath {
         drops["adapter_write_errors"] = counters.adapterWriteErrors
         if let retention {
             datapath["lossless_resent"] = counters.resent
+            datapath["lossless_resent_again"] = counters.resentAgain
+            drops["lossless_resends_abandoned"] = counters.resendsAbandoned
             drops["lossless_unrecoverable"] = counters.unrecoverable
             drops["lossless_evicted"] = retention.values.reduce(0) { $0 + $1.evicted }
             datapath["lossless_retention_bytes"] = UInt64(retention.values.reduce(0) { $0 + $1.bytes })

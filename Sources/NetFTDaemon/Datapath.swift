@@ -41,6 +41,10 @@ final class Datapath {
     var removedRoutes: [RouteID: Route] = [:]
     var counters = Counters()
     var acksDue: [NodeID] = []
+    /// Failover resends whose acknowledgement has not come yet (Datapath+Resend.swift).
+    var resendWatches: [NodeID: ResendWatch] = [:]
+    /// The earliest of their deadlines: the loop wakes for it.
+    var resendDeadline: Instant?
     /// Allocations on the packet path, when a malloc counter is preloaded (netft bench).
     let mallocCount: (@convention(c) () -> UInt64)? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "netft_malloc_thread_count") else { return nil }
@@ -64,6 +68,10 @@ final class Datapath {
 
     struct Counters {
         var resent: UInt64 = 0
+        /// Frames resent again because the peer's ack stalled after a failover's resend.
+        var resentAgain: UInt64 = 0
+        /// Failover resends still unacknowledged after `Datapath.resendAttempts`.
+        var resendsAbandoned: UInt64 = 0
         /// Unacknowledged frames a failover could not resend (overwritten in the retention).
         var unrecoverable: UInt64 = 0
         var noRouteDrops: UInt64 = 0
@@ -180,6 +188,7 @@ final class Datapath {
         // No array here: this runs on every pass of the loop.
         var deadline = engine.table.nextDeadline
         if let ack = engine.nextAckDeadline, deadline.map({ ack < $0 }) ?? true { deadline = ack }
+        if let resend = resendDeadline, deadline.map({ resend < $0 }) ?? true { deadline = resend }
         let wait = deadline.map { $0 > now ? Int32(min(($0.nanoseconds - now.nanoseconds) / 1_000_000 + 1, UInt64(limit))) : 0 } ?? limit
         for i in loop.fds.indices { loop.fds[i].revents = 0 }
         // The loop's health is measured on the host's clock, whatever `clock` says.
@@ -226,6 +235,7 @@ final class Datapath {
             if engine.table.hasPendingEvents { handleEvents() }
             sendAcks()
         }
+        if resendDeadline != nil { retryStalledResends() }
         if loop.fds[loop.mailboxSlot].revents != 0 { handleCommands() }
         if engine.table.hasPendingEvents { handleEvents() }
     }
@@ -363,38 +373,6 @@ final class Datapath {
         }
         acksDue.removeAll(keepingCapacity: true)
         dataplane.flush()
-    }
-
-    /// After a failover, resends what `peer` has not acknowledged, oldest
-    /// first, on its new route, before any new traffic. Copies already
-    /// overwritten (the retention bound) are counted and named in the log.
-    func resendUnacknowledged(to peer: NodeID) {
-        guard let ring = retention?[peer], let pending = engine.streams[peer]?.unacknowledged else { return }
-        let now = clock()
-        var resent = 0
-        var missing = 0
-        for sequence in pending {
-            guard let packet = ring.packet(sequence) else {
-                missing += 1
-                continue
-            }
-            dataplane.send { buffer in
-                UnsafeMutableRawBufferPointer(rebasing: buffer[FrameCodec.payloadOffset...]).copyMemory(from: packet)
-                guard let sent = try? engine.encapsulate(to: peer, payloadLength: packet.count, in: buffer, now: now, resending: sequence),
-                    let target = routeLinks[sent.route]
-                else { return nil }
-                resent += 1
-                return Outbound(link: target.link, remote: target.remote, length: sent.length)
-            }
-        }
-        dataplane.flush()
-        counters.resent &+= UInt64(resent)
-        counters.unrecoverable &+= UInt64(missing)
-        let name = config.nodes.first { $0.id == peer }?.name ?? "node \(peer)"
-        if resent > 0 { log.info("[NETFT] lossless failover: resent \(resent) unacknowledged frame\(resent == 1 ? "" : "s") to \(name) on the new route") }
-        if missing > 0 {
-            log.warning("[NETFT] lossless failover: \(missing) frame\(missing == 1 ? "" : "s") to \(name) could not be resent: the retention of \(ring.capacity) packets was full (lossless_buffer_packets)")
-        }
     }
 
     /// Resends after failovers, logs every event, and tells the control plane

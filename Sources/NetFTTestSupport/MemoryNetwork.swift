@@ -11,6 +11,8 @@ public final class MemoryNetwork: Sendable {
         var ports: [IPAddress: (port: MemoryDataplane, link: Int)] = [:]
         var cut: Set<IPAddress> = []
         var mutedSenders: Set<IPAddress> = []
+        /// Data frames still to lose on their way to an address.
+        var dataToLose: [IPAddress: Int] = [:]
         var delivered: [UInt8: Int] = [:]
         var dropped = 0
         var recording = false
@@ -44,6 +46,10 @@ public final class MemoryNetwork: Sendable {
     /// Frames sent from `address` vanish; frames to it still arrive (one-way loss).
     public func mute(_ address: IPAddress) { state.withLock { _ = $0.mutedSenders.insert(address) } }
 
+    /// The next `count` data frames to `address` vanish (the first of a
+    /// failover's resend, when armed at the cut: a burst the new path loses part of).
+    public func loseData(_ count: Int, to address: IPAddress) { state.withLock { $0.dataToLose[address] = count } }
+
     /// Frames delivered so far, of this netft frame type.
     public func delivered(_ type: FrameType) -> Int { state.withLock { $0.delivered[type.rawValue] ?? 0 } }
     /// Frames a cut swallowed so far.
@@ -62,6 +68,11 @@ public final class MemoryNetwork: Sendable {
             guard !s.cut.contains(source.address), !s.cut.contains(destination.address), !s.mutedSenders.contains(source.address),
                 let target = s.ports[destination.address]
             else {
+                s.dropped += 1
+                return nil
+            }
+            if frame.count > 5, frame[5] == FrameType.data.rawValue, let left = s.dataToLose[destination.address], left > 0 {
+                s.dataToLose[destination.address] = left - 1
                 s.dropped += 1
                 return nil
             }

@@ -263,6 +263,32 @@ extension NodeInMemoryTests {
 }
 
 extension NodeInMemoryTests {
+    /// A failover's resend can itself lose frames on the new path (a burst
+    /// that overflows a ring or a switch buffer). The hole holds the peer's
+    /// ack back, so the resend is sent again from the ack point: nothing lost.
+    @Test func aResendThatLosesFramesIsSentAgain() throws {
+        let cluster = try MemoryCluster(stepped: true)
+        defer { cluster.stop() }
+        #expect(cluster.allRoutesUp())
+        let from = Self.virtualIPv4(cluster, "node1")
+        let to = Self.virtualIPv4(cluster, "node2")
+        cluster.advance(milliseconds: 800) { ms in
+            if ms < 600 { _ = cluster["node1"].adapter.inject(InnerPacket.udp(from: from, to: to, sequence: UInt32(ms))) }
+            if ms == 200 {
+                cluster.fabric.cut(.v4(0xC612_0101))  // node1 on net1: silent
+                cluster.fabric.loseData(5, to: .v4(0xC612_0202))  // the first 5 data frames net2 carries to node2: the resend's oldest
+            }
+        }
+        var seen: [UInt32] = []
+        while let p = cluster["node2"].adapter.receive(milliseconds: 0) { if let s = InnerPacket.sequence(of: p) { seen.append(s) } }
+        let node1 = try #require(cluster["node1"].status())
+        print("[memory, stepped] a resend losing 5 frames: \(Set(seen).count) of 600 delivered, \(node1.datapath["lossless_resent"] ?? 0) resent, \(node1.datapath["lossless_resent_again"] ?? 0) of them again")
+        #expect(Set(seen) == Set(0..<600) && seen.count == 600, "missing: \(Set(0..<600).subtracting(Set(seen)).sorted().prefix(10))")
+        #expect((node1.datapath["lossless_resent_again"] ?? 0) >= 5, "the stalled resend went again")
+        #expect(node1.drops["lossless_resends_abandoned"] == 0)
+        #expect(cluster["node1"].logs.contains("again (attempt 2): its acknowledgement stalled"))
+    }
+
     /// Idle, only heartbeats can find a cut: Threshold of them missed, on the
     /// simulated clock: never before (Threshold - 1) x Delay, never after one Delay more.
     @Test func onASteppedClockAnIdleCutTakesThresholdHeartbeats() throws {
