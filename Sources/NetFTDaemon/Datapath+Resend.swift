@@ -57,7 +57,7 @@ extension Datapath {
         counters.resent &+= UInt64(resent)
         if attempt > 1 { counters.resentAgain &+= UInt64(resent) }
         resendWatches[peer] = resent > 0 ? ResendWatch(upTo: upTo, deadline: now + resendWait(to: peer), attempts: attempt) : nil
-        let name = config.nodes.first { $0.id == peer }?.name ?? "node \(peer)"
+        let name = peerName(peer)
         if attempt > 1 {
             if resent > 0 {
                 log.info("[NETFT] lossless failover: resent \(resent) frame\(resent == 1 ? "" : "s") to \(name) again (attempt \(attempt)): its acknowledgement stalled at \(pending.lowerBound - 1)")
@@ -83,7 +83,7 @@ extension Datapath {
             } else if watch.attempts >= Self.resendAttempts {
                 resendWatches[peer] = nil
                 counters.resendsAbandoned &+= watch.upTo - acknowledged
-                let name = config.nodes.first { $0.id == peer }?.name ?? "node \(peer)"
+                let name = peerName(peer)
                 log.warning("[NETFT] lossless failover: \(watch.upTo - acknowledged) frames to \(name) still unacknowledged after \(watch.attempts) sends; given up (lossless_resends_abandoned)")
             } else {
                 resendUnacknowledged(to: peer, attempt: watch.attempts + 1)
@@ -98,6 +98,9 @@ extension Datapath {
         let rtt = engine.table.activeRoute(to: peer).flatMap { engine.table.status($0)?.monitor.rtt.smoothed } ?? 0
         return Milliseconds(DataStream.ackDelay.value + 2 * rtt / 1_000_000 + 10)
     }
+
+    /// The peer's name in the configuration, for log lines.
+    func peerName(_ peer: NodeID) -> String { config.nodes.first { $0.id == peer }?.name ?? "node \(peer)" }
 
     func refreshResendDeadline() {
         resendDeadline = resendWatches.values.map(\.deadline).min()
